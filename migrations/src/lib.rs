@@ -1,0 +1,18 @@
+//! Database schema for Latchkey, as sea-orm-migration steps. Every step has `up` and `down`
+//! and runs on both SQLite and PostgreSQL, so only portable column types are used:
+//! TEXT, BIGINT (unix seconds) and BOOLEAN; lists are stored as JSON text.
+//!
+//! Nothing here depends on the `latchkey` crate; the app runs `Migrator::up` at start-up
+//! and from every CLI command.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261129_000001_initial::Migration)]
+    }
+}

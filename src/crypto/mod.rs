@@ -1,0 +1,29 @@
+//! Small cryptographic building blocks on aws-lc-rs and argon2: random tokens, the master
+//! key and sealing with it, keyed hashes for client secrets and opaque tokens, and password
+//! hashes. No I/O except reading or creating the master key file.
+mod master_key;
+mod password;
+mod random;
+mod secret_hash;
+
+pub use master_key::MasterKey;
+pub use password::{PasswordHasher, hash_password, verify_password};
+pub use random::{random_bytes, random_token};
+pub use secret_hash::{SecretHasher, sha256, sha256_b64url};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s).ok()
+}
+
+/// Constant-time byte comparison.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}

@@ -1,0 +1,15 @@
+//! Latchkey: an OAuth 2.0 / OpenID Connect authorization server.
+//!
+//! Dependency rule: `domain` <- `oauth` <- `web`; `store` implements `oauth::ports`.
+//! Only `store` imports sea-orm; only `web` imports axum and askama.
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod keys;
+pub mod oauth;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;

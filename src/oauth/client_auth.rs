@@ -1,0 +1,325 @@
+//! Client authentication at the token, introspection and revocation endpoints:
+//! `client_secret_basic` and `client_secret_post` (RFC 6749 section 2.3.1),
+//! `private_key_jwt` (RFC 7523 section 2.2 and 3, OpenID Connect Core section 9), and
+//! `none` for public clients (which only identify themselves).
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::error::{OAuthError, OAuthResult};
+use super::model::Client;
+use super::params::Params;
+use super::{Provider, now};
+use crate::domain::{AuthMethod, ClientId};
+use crate::keys::{self, JwkSet, KeyError};
+
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The credentials found in one request, before they are checked.
+#[derive(Debug, Default)]
+pub struct PresentedCredentials {
+    /// The raw `Authorization` header value, if any.
+    pub authorization: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    pub client: Client,
+    pub method: AuthMethod,
+}
+
+/// A generic message: which check failed is logged, not told to the caller.
+const AUTH_FAILED: &str = "client authentication failed";
+
+impl Provider {
+    /// Authenticates the client of a request. `endpoint` is the URL the request was sent to
+    /// (an acceptable `aud` of a client assertion besides the issuer and token endpoint).
+    pub async fn authenticate_client(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+        endpoint: &str,
+    ) -> OAuthResult<AuthenticatedClient> {
+        let basic = match authorization {
+            Some(h) => Some(parse_basic(h)?),
+            None => None,
+        };
+        let post_secret = params.get("client_secret");
+        let assertion = params.get("client_assertion");
+        let assertion_type = params.get("client_assertion_type");
+        let body_id = params.get("client_id");
+
+        // RFC 6749 section 2.3: "The client MUST NOT use more than one authentication
+        // method in each request."
+        let methods = [basic.is_some(), post_secret.is_some(), assertion.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if methods > 1 {
+            return Err(OAuthError::invalid_request(
+                "more than one client authentication method was used",
+            ));
+        }
+        if assertion.is_some() != assertion_type.is_some() {
+            return Err(OAuthError::invalid_request(
+                "client_assertion and client_assertion_type must be sent together",
+            ));
+        }
+
+        if let Some((id, secret)) = basic {
+            if body_id.is_some_and(|b| b != id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the Authorization header",
+                ));
+            }
+            return self.check_secret(&id, &secret, AuthMethod::ClientSecretBasic, true).await;
+        }
+        if let Some(secret) = post_secret {
+            let id = body_id.ok_or_else(|| {
+                OAuthError::invalid_request("client_secret was sent without client_id")
+            })?;
+            return self.check_secret(id, secret, AuthMethod::ClientSecretPost, false).await;
+        }
+        if let (Some(assertion), Some(kind)) = (assertion, assertion_type) {
+            if kind != JWT_BEARER_ASSERTION {
+                return Err(OAuthError::invalid_request(format!(
+                    "client_assertion_type must be {JWT_BEARER_ASSERTION}"
+                )));
+            }
+            return self.check_assertion(assertion, body_id, endpoint).await;
+        }
+        let Some(id) = body_id else {
+            return Err(OAuthError::invalid_client(
+                "client authentication is required",
+                false,
+            ));
+        };
+        let client = self.find_client_for_auth(id, false).await?;
+        if !client.is_public() {
+            tracing::info!(client_id = %client.id, "confidential client sent no credentials");
+            return Err(OAuthError::invalid_client(AUTH_FAILED, false));
+        }
+        Ok(AuthenticatedClient {
+            client,
+            method: AuthMethod::None,
+        })
+    }
+
+    async fn find_client_for_auth(&self, id: &str, basic: bool) -> OAuthResult<Client> {
+        let Ok(id) = ClientId::parse(id) else {
+            return Err(OAuthError::invalid_client(AUTH_FAILED, basic));
+        };
+        match self.clients.find_client(&id).await? {
+            Some(c) => Ok(c),
+            None => {
+                tracing::info!(client_id = %id, "unknown client");
+                Err(OAuthError::invalid_client(AUTH_FAILED, basic))
+            }
+        }
+    }
+
+    async fn check_secret(
+        &self,
+        id: &str,
+        secret: &str,
+        method: AuthMethod,
+        basic: bool,
+    ) -> OAuthResult<AuthenticatedClient> {
+        let client = match self.find_client_for_auth(id, basic).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Same work as for a known client, so timing does not reveal which ids exist.
+                let _ = self.hasher.verify(secret, "");
+                return Err(e);
+            }
+        };
+        // Secret clients may use either secret method: both carry the same credential.
+        let ok = client.auth_method.uses_secret()
+            && client
+                .secret_hash
+                .as_deref()
+                .is_some_and(|stored| self.hasher.verify(secret, stored));
+        if !ok {
+            tracing::info!(client_id = %client.id, method = %method, "client secret rejected");
+            return Err(OAuthError::invalid_client(AUTH_FAILED, basic));
+        }
+        Ok(AuthenticatedClient { client, method })
+    }
+
+    /// RFC 7523 section 3 checks on a `private_key_jwt` assertion.
+    async fn check_assertion(
+        &self,
+        assertion: &str,
+        body_id: Option<&str>,
+        endpoint: &str,
+    ) -> OAuthResult<AuthenticatedClient> {
+        let fail = |why: &str| {
+            tracing::info!(reason = why, "client assertion rejected");
+            OAuthError::invalid_client(format!("invalid client assertion: {why}"), false)
+        };
+        let unverified =
+            keys::decode_unverified(assertion).map_err(|_| fail("malformed JWT"))?;
+        let iss = unverified.claims.get("iss").and_then(|v| v.as_str());
+        let sub = unverified.claims.get("sub").and_then(|v| v.as_str());
+        let (Some(iss), Some(sub)) = (iss, sub) else {
+            return Err(fail("iss and sub are required"));
+        };
+        if iss != sub {
+            return Err(fail("iss and sub must both be the client_id"));
+        }
+        if body_id.is_some_and(|b| b != sub) {
+            return Err(OAuthError::invalid_request(
+                "client_id differs from the client assertion subject",
+            ));
+        }
+        let client = self.find_client_for_auth(sub, false).await?;
+        if client.auth_method != AuthMethod::PrivateKeyJwt {
+            return Err(fail("client is not registered for private_key_jwt"));
+        }
+        let verified = self
+            .verify_client_jws(&client, assertion)
+            .await
+            .map_err(|e| match e {
+                OAuthError::Internal(e) => OAuthError::Internal(e),
+                _ => fail("signature does not verify with the client's registered keys"),
+            })?;
+        let claims = &verified.claims;
+        let now = now();
+        let skew = self.settings.tokens.clock_skew as i64;
+
+        let aud_ok = audience_values(claims.get("aud")).iter().any(|a| {
+            let a = a.trim_end_matches('/');
+            a == self.issuer() || a == self.endpoint("/token") || a == endpoint
+        });
+        if !aud_ok {
+            return Err(fail("aud must be the issuer or the token endpoint"));
+        }
+        let exp = claims.get("exp").and_then(|v| v.as_i64()).ok_or_else(|| fail("exp is required"))?;
+        if exp + skew <= now {
+            return Err(fail("the assertion has expired"));
+        }
+        if exp > now + self.settings.tokens.client_assertion_max_lifetime as i64 + skew {
+            return Err(fail("exp is too far in the future"));
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            match nbf.as_i64() {
+                Some(nbf) if nbf <= now + skew => {}
+                _ => return Err(fail("the assertion is not valid yet")),
+            }
+        }
+        if let Some(iat) = claims.get("iat") {
+            match iat.as_i64() {
+                Some(iat) if iat <= now + skew => {}
+                _ => return Err(fail("iat is in the future")),
+            }
+        }
+        let jti = claims
+            .get("jti")
+            .and_then(|v| v.as_str())
+            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .ok_or_else(|| fail("jti is required"))?;
+        if !self
+            .replay
+            .record_assertion_jti(&client.id, jti, exp + skew)
+            .await?
+        {
+            return Err(fail("the assertion was already used"));
+        }
+        Ok(AuthenticatedClient {
+            client,
+            method: AuthMethod::PrivateKeyJwt,
+        })
+    }
+
+    /// Verifies a JWS from a client against its registered JWKS or JWKS URI; on an unknown
+    /// key the JWKS URI is fetched again once (the client may have rotated its keys).
+    pub async fn verify_client_jws(
+        &self,
+        client: &Client,
+        token: &str,
+    ) -> OAuthResult<keys::VerifiedJws> {
+        let invalid = || OAuthError::invalid_client(AUTH_FAILED, false);
+        if let Some(doc) = &client.jwks {
+            let set = keys::parse_jwks(doc).map_err(|e| {
+                OAuthError::Internal(anyhow::anyhow!("stored JWKS of client {} is invalid: {e}", client.id))
+            })?;
+            return keys::verify_with_jwks(token, &set).map_err(|_| invalid());
+        }
+        let Some(uri) = &client.jwks_uri else {
+            return Err(invalid());
+        };
+        let fetch = |force: bool| async move {
+            self.remote_jwks.get(uri, force).await.map_err(|e| {
+                tracing::warn!(client_id = %client.id, error = %e, "could not fetch client JWKS");
+                invalid()
+            })
+        };
+        let set: Arc<JwkSet> = fetch(false).await?;
+        match keys::verify_with_jwks(token, &set) {
+            Ok(v) => Ok(v),
+            Err(KeyError::NoMatchingKey) => {
+                let set = fetch(true).await?;
+                keys::verify_with_jwks(token, &set).map_err(|_| invalid())
+            }
+            Err(_) => Err(invalid()),
+        }
+    }
+}
+
+/// `aud` may be a string or an array of strings (RFC 7519 section 4.1.3).
+pub fn audience_values(aud: Option<&serde_json::Value>) -> Vec<String> {
+    match aud {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Parses `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1, which
+/// form-encodes both parts before base64). Any malformation is `invalid_client` over Basic.
+fn parse_basic(header: &str) -> OAuthResult<(String, String)> {
+    let bad = || OAuthError::invalid_client("malformed Basic authorization header", true);
+    let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client(
+            "unsupported authorization scheme; use Basic",
+            true,
+        ));
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let id = form_decode(id).ok_or_else(bad)?;
+    let secret = form_decode(secret).ok_or_else(bad)?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((id, secret))
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    let body = format!("v={}", s.replace('&', "%26").replace('=', "%3D"));
+    let params = Params::parse(body.as_bytes()).ok()?;
+    Some(params.get("v").unwrap_or("").to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_decodes_form_encoded_parts() {
+        let h = format!("Basic {}", STANDARD.encode("my%3Aclient:p%40ss+word"));
+        assert_eq!(
+            parse_basic(&h).unwrap(),
+            ("my:client".to_owned(), "p@ss word".to_owned())
+        );
+        assert!(parse_basic("Basic !!!").is_err());
+        assert!(parse_basic("Bearer abc").is_err());
+        assert!(parse_basic(&format!("Basic {}", STANDARD.encode("nocolon"))).is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Tokens for a person's grant, shared by the authorization_code and refresh_token grants:
+//! an access token (recorded under the grant so revoking the grant revokes it), an ID token
+//! when `openid` was granted, and a new refresh token when `offline_access` was granted.
+use super::super::access_token::AccessTokenGrant;
+use super::super::error::{OAuthError, OAuthResult};
+use super::super::id_token::IdTokenInput;
+use super::super::model::{Client, RefreshToken, User};
+use super::super::token::TokenResponse;
+use super::super::{Provider, now};
+use crate::crypto::random_token;
+use crate::domain::{GrantType, Scope};
+
+pub struct UserTokenRequest<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub grant_id: &'a str,
+    /// The scope of the grant (kept by the new refresh token).
+    pub grant_scope: &'a Scope,
+    /// The scope of this access token (may be narrower on refresh).
+    pub token_scope: &'a Scope,
+    pub audience: Vec<String>,
+    pub auth_time: i64,
+    pub nonce: Option<&'a str>,
+}
+
+pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenResponse> {
+    let audience = if r.audience.is_empty() {
+        p.default_audience(r.client)
+    } else {
+        r.audience
+    };
+    let at = p.issue_access_token(AccessTokenGrant {
+        client: r.client,
+        subject: &r.user.id,
+        scope: r.token_scope,
+        audience: &audience,
+        auth_time: Some(r.auth_time),
+    })?;
+    p.grants
+        .record_grant_access_token(r.grant_id, &at.jti, at.expires_at)
+        .await?;
+    let id_token = if r.token_scope.contains("openid") {
+        Some(p.issue_id_token(IdTokenInput {
+            client: r.client,
+            user: r.user,
+            scope: r.token_scope,
+            auth_time: r.auth_time,
+            nonce: r.nonce,
+            access_token: &at.token,
+        })?)
+    } else {
+        None
+    };
+    let refresh_token = if r.grant_scope.contains("offline_access")
+        && r.client.allows_grant(GrantType::RefreshToken)
+    {
+        let token = random_token();
+        let t = now();
+        p.grants
+            .create_refresh_token(&RefreshToken {
+                token_hash: p.hasher.hash(&token),
+                grant_id: r.grant_id.to_owned(),
+                client_id: r.client.id.as_str().to_owned(),
+                user_id: r.user.id.clone(),
+                scope: r.grant_scope.to_string(),
+                auth_time: r.auth_time,
+                created_at: t,
+                expires_at: t + p.settings.tokens.refresh_token_ttl as i64,
+                rotated_at: None,
+            })
+            .await?;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token: at.token,
+        token_type: "Bearer",
+        expires_in: at.expires_in,
+        scope: Some(r.token_scope.to_string()),
+        refresh_token,
+        id_token,
+    })
+}
+
+/// Loads the user of a grant; a deleted user ends the grant.
+pub async fn grant_user(p: &Provider, user_id: &str) -> OAuthResult<User> {
+    p.users
+        .find_user_by_id(user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))
+}

@@ -1,0 +1,292 @@
+//! The person's side of the authorization endpoint: sessions, login, consent, and issuing
+//! the code. The request travels between pages as a ticket: the original parameters with a
+//! timestamp and a keyed MAC, re-validated in full at every step.
+use super::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
+use super::error::{OAuthError, OAuthResult};
+use super::model::{AuthorizationCode, Grant, Session, User};
+use super::params::Params;
+use super::{Provider, now};
+use crate::crypto::{b64url, b64url_decode, random_token};
+use crate::domain::Scope;
+
+/// The result of a submitted login form.
+#[derive(Debug)]
+pub enum LoginResult {
+    /// Wrong username or password: show the form again with one generic message.
+    Failed(Box<AuthorizationRequest>),
+    /// Signed in: set this session cookie value, then carry on with `step`.
+    SignedIn { session_cookie: String, step: AuthorizeStep },
+}
+
+impl Provider {
+    /// The live session and its user for a session cookie value.
+    pub async fn current_session(&self, cookie: Option<&str>) -> OAuthResult<Option<(Session, User)>> {
+        let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= 128) else {
+            return Ok(None);
+        };
+        let hash = self.hasher.hash(cookie);
+        let Some(session) = self.sessions.find_session(&hash, now()).await? else {
+            return Ok(None);
+        };
+        match self.users.find_user_by_id(&session.user_id).await? {
+            Some(user) => Ok(Some((session, user))),
+            None => Ok(None),
+        }
+    }
+
+    /// GET or POST /authorize. `raw` is the query string or form body as received.
+    pub async fn authorize(
+        &self,
+        raw: &str,
+        session_cookie: Option<&str>,
+    ) -> Result<(AuthorizeStep, String), AuthorizeError> {
+        let params = Params::parse(raw.as_bytes())?;
+        let req = self.parse_authorization_request(&params).await?;
+        let session = self.current_session(session_cookie).await.map_err(|e| redirect_err(self, &req, e))?;
+        let step = self.next_step(req, session, false, false).await?;
+        Ok((step, self.seal_ticket(raw)))
+    }
+
+    /// POST /login.
+    pub async fn login(
+        &self,
+        ticket: &str,
+        username: &str,
+        password: &str,
+        old_session_cookie: Option<&str>,
+    ) -> Result<LoginResult, AuthorizeError> {
+        let req = self.request_from_ticket(ticket).await?;
+        let user = self
+            .check_password(username, password)
+            .await
+            .map_err(|e| redirect_err(self, &req, e))?;
+        let Some(user) = user else {
+            tracing::info!(client_id = %req.client.id, "login failed");
+            return Ok(LoginResult::Failed(Box::new(req)));
+        };
+        // A new session id at every login (no session fixation).
+        if let Some(old) = old_session_cookie {
+            self.sessions
+                .delete_session(&self.hasher.hash(old))
+                .await
+                .map_err(|e| redirect_err(self, &req, e.into()))?;
+        }
+        let cookie = random_token();
+        let t = now();
+        let session = Session {
+            id_hash: self.hasher.hash(&cookie),
+            user_id: user.id.clone(),
+            auth_time: t,
+            expires_at: t + self.settings.tokens.session_ttl as i64,
+        };
+        self.sessions
+            .create_session(&session)
+            .await
+            .map_err(|e| redirect_err(self, &req, e.into()))?;
+        tracing::info!(user_id = %user.id, client_id = %req.client.id, "signed in");
+        let step = self.next_step(req, Some((session, user)), true, false).await?;
+        Ok(LoginResult::SignedIn {
+            session_cookie: cookie,
+            step,
+        })
+    }
+
+    /// POST /consent: `allow` is the person's decision.
+    pub async fn consent(
+        &self,
+        ticket: &str,
+        session_cookie: Option<&str>,
+        allow: bool,
+    ) -> Result<AuthorizeStep, AuthorizeError> {
+        let req = self.request_from_ticket(ticket).await?;
+        let session = self
+            .current_session(session_cookie)
+            .await
+            .map_err(|e| redirect_err(self, &req, e))?;
+        let Some((session, user)) = session else {
+            // The session ended while the consent page was open: sign in again.
+            return Ok(AuthorizeStep::Login(Box::new(req)));
+        };
+        if !allow {
+            tracing::info!(user_id = %user.id, client_id = %req.client.id, "consent denied");
+            return Err(redirect_err(
+                self,
+                &req,
+                OAuthError::AccessDenied("the user denied the request".into()),
+            ));
+        }
+        let stored = self
+            .consents
+            .find_consent(&user.id, req.client.id.as_str())
+            .await
+            .map_err(|e| redirect_err(self, &req, e.into()))?;
+        let previous = stored.and_then(|s| Scope::parse(&s).ok()).unwrap_or_default();
+        let approved = previous.union(&req.scope);
+        self.consents
+            .save_consent(&user.id, req.client.id.as_str(), &approved.to_string(), now())
+            .await
+            .map_err(|e| redirect_err(self, &req, e.into()))?;
+        self.next_step(req, Some((session, user)), false, true).await
+    }
+
+    async fn next_step(
+        &self,
+        req: AuthorizationRequest,
+        session: Option<(Session, User)>,
+        just_logged_in: bool,
+        just_consented: bool,
+    ) -> Result<AuthorizeStep, AuthorizeError> {
+        let t = now();
+        let needs_login = match &session {
+            None => true,
+            Some((s, _)) => {
+                !just_logged_in
+                    && (req.prompt.login || req.max_age.is_some_and(|m| t - s.auth_time > m))
+            }
+        };
+        if needs_login {
+            if req.prompt.none {
+                return Err(redirect_err(
+                    self,
+                    &req,
+                    OAuthError::LoginRequired("the user is not signed in".into()),
+                ));
+            }
+            return Ok(AuthorizeStep::Login(Box::new(req)));
+        }
+        let (session, user) = session.expect("checked above");
+
+        if !req.client.first_party && !just_consented {
+            let stored = self
+                .consents
+                .find_consent(&user.id, req.client.id.as_str())
+                .await
+                .map_err(|e| redirect_err(self, &req, e.into()))?;
+            let approved = stored.as_deref().and_then(|s| Scope::parse(s).ok());
+            let (to_approve, previously) = match (&approved, req.prompt.consent) {
+                (Some(a), false) => (req.scope.difference(a), true),
+                (Some(_), true) => (req.scope.clone(), true),
+                (None, _) => (req.scope.clone(), false),
+            };
+            let needed = approved.is_none() || req.prompt.consent || !to_approve.is_empty();
+            if needed {
+                if req.prompt.none {
+                    return Err(redirect_err(
+                        self,
+                        &req,
+                        OAuthError::ConsentRequired("the user has not approved this request".into()),
+                    ));
+                }
+                let previously_approved = previously && !req.prompt.consent;
+                return Ok(AuthorizeStep::Consent {
+                    request: Box::new(req),
+                    user,
+                    to_approve,
+                    previously_approved,
+                });
+            }
+        }
+        let url = self
+            .issue_code(&req, &user, session.auth_time)
+            .await
+            .map_err(|e| redirect_err(self, &req, e))?;
+        Ok(AuthorizeStep::Redirect(url))
+    }
+
+    /// Creates the grant and the code, and returns the success redirect (RFC 6749 section
+    /// 4.1.2, RFC 9207 `iss`).
+    async fn issue_code(
+        &self,
+        req: &AuthorizationRequest,
+        user: &User,
+        auth_time: i64,
+    ) -> OAuthResult<String> {
+        let t = now();
+        let grant = Grant {
+            id: random_token(),
+            client_id: req.client.id.as_str().to_owned(),
+            user_id: user.id.clone(),
+            scope: req.scope.to_string(),
+            auth_time,
+            created_at: t,
+            revoked_at: None,
+        };
+        self.grants.create_grant(&grant).await?;
+        let code = random_token();
+        let record = AuthorizationCode {
+            code_hash: self.hasher.hash(&code),
+            grant_id: grant.id.clone(),
+            client_id: grant.client_id.clone(),
+            user_id: user.id.clone(),
+            redirect_uri: if req.redirect_uri_given {
+                req.redirect_uri.as_str().to_owned()
+            } else {
+                String::new()
+            },
+            scope: grant.scope.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
+            code_challenge_method: req.code_challenge.as_ref().map(|_| "S256".to_owned()),
+            auth_time,
+            created_at: t,
+            expires_at: t + self.settings.tokens.authorization_code_ttl as i64,
+            consumed_at: None,
+        };
+        self.grants.create_authorization_code(&record).await?;
+        // Resource indicators of the authorization request are kept with the code by
+        // repeating them at the token endpoint (RFC 8707 section 2.2).
+        tracing::info!(client_id = %req.client.id, user_id = %user.id, "issued authorization code");
+        Ok(self.redirect_with(&req.redirect_uri, req.state.as_deref(), vec![("code", code)]))
+    }
+
+    async fn check_password(&self, username: &str, password: &str) -> OAuthResult<Option<User>> {
+        let user = if username.is_empty() || username.len() > 64 {
+            None
+        } else {
+            self.users.find_user_by_username(username).await?
+        };
+        let hasher = self.passwords.clone();
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let password = password.to_owned();
+        // argon2 takes tens of milliseconds: off the async workers. Unknown users are
+        // checked against a dummy hash so both cases cost the same.
+        let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref()))
+            .await
+            .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
+        Ok(if ok { user } else { None })
+    }
+
+    fn seal_ticket(&self, raw: &str) -> String {
+        let iat = now();
+        let mac = self.hasher.hash(&format!("authorize-ticket\n{iat}\n{raw}"));
+        format!("{}.{iat}.{mac}", b64url(raw.as_bytes()))
+    }
+
+    async fn request_from_ticket(&self, ticket: &str) -> Result<AuthorizationRequest, AuthorizeError> {
+        let expired = || {
+            AuthorizeError::Page(OAuthError::invalid_request(
+                "this sign-in page has expired or is not valid; go back to the application and try again",
+            ))
+        };
+        let mut parts = ticket.splitn(3, '.');
+        let (Some(raw), Some(iat), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(expired());
+        };
+        let raw = b64url_decode(raw)
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(expired)?;
+        let iat: i64 = iat.parse().map_err(|_| expired())?;
+        if !self.hasher.verify(&format!("authorize-ticket\n{iat}\n{raw}"), mac) {
+            return Err(expired());
+        }
+        if now() - iat > self.settings.tokens.interaction_ttl as i64 {
+            return Err(expired());
+        }
+        let params = Params::parse(raw.as_bytes())?;
+        self.parse_authorization_request(&params).await
+    }
+}
+
+fn redirect_err(p: &Provider, req: &AuthorizationRequest, e: OAuthError) -> AuthorizeError {
+    AuthorizeError::Redirect(p.error_redirect(&req.redirect_uri, req.state.as_deref(), &e))
+}

@@ -1,0 +1,99 @@
+//! The protocol core: request parsing, client authentication, grants, token issuance,
+//! introspection and revocation. It must not import axum, askama or sea-orm: it talks to
+//! storage only through `ports`, and to keys through `keys::KeyRing`.
+pub mod access_token;
+pub mod authorize;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod grants;
+pub mod id_token;
+pub mod interaction;
+pub mod introspect;
+pub mod model;
+pub mod params;
+pub mod pkce;
+pub mod ports;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::crypto::{PasswordHasher, SecretHasher};
+use crate::keys::{KeyRing, RemoteJwksCache};
+
+pub use error::{OAuthError, OAuthResult};
+pub use params::Params;
+
+/// Everything the protocol needs, built once at start and shared by all requests.
+pub struct Provider {
+    pub settings: Arc<Settings>,
+    pub clients: Arc<dyn ports::ClientRepository>,
+    pub replay: Arc<dyn ports::AssertionReplayCache>,
+    pub revocations: Arc<dyn ports::AccessTokenRevocations>,
+    pub users: Arc<dyn ports::UserRepository>,
+    pub sessions: Arc<dyn ports::SessionRepository>,
+    pub consents: Arc<dyn ports::ConsentRepository>,
+    pub grants: Arc<dyn ports::GrantRepository>,
+    pub keys: Arc<KeyRing>,
+    pub passwords: PasswordHasher,
+    pub remote_jwks: Arc<RemoteJwksCache>,
+    pub hasher: SecretHasher,
+    issuer: String,
+}
+
+/// The storage implementations a `Provider` needs.
+pub struct Ports {
+    pub clients: Arc<dyn ports::ClientRepository>,
+    pub replay: Arc<dyn ports::AssertionReplayCache>,
+    pub revocations: Arc<dyn ports::AccessTokenRevocations>,
+    pub users: Arc<dyn ports::UserRepository>,
+    pub sessions: Arc<dyn ports::SessionRepository>,
+    pub consents: Arc<dyn ports::ConsentRepository>,
+    pub grants: Arc<dyn ports::GrantRepository>,
+}
+
+impl Provider {
+    pub fn new(
+        settings: Arc<Settings>,
+        ports: Ports,
+        keys: Arc<KeyRing>,
+        hasher: SecretHasher,
+    ) -> Self {
+        let issuer = settings.issuer_str();
+        Self {
+            settings,
+            clients: ports.clients,
+            replay: ports.replay,
+            revocations: ports.revocations,
+            users: ports.users,
+            sessions: ports.sessions,
+            consents: ports.consents,
+            grants: ports.grants,
+            keys,
+            passwords: PasswordHasher::default(),
+            remote_jwks: Arc::new(RemoteJwksCache::new()),
+            hasher,
+            issuer,
+        }
+    }
+
+    /// The issuer identifier, exactly as it appears in `iss` claims and discovery.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,109 @@
+//! Protocol-level records: what the core reads from and hands to storage.
+use url::Url;
+
+use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
+
+/// A registered client (RFC 6749 section 2, RFC 7591 section 2 metadata names).
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    /// Keyed hash of the client secret (`crypto::SecretHasher`); `None` for public and
+    /// `private_key_jwt` clients.
+    pub secret_hash: Option<String>,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub grant_types: Vec<GrantType>,
+    /// The scopes this client may be granted.
+    pub scope: Scope,
+    /// Resource indicators (RFC 8707) this client may ask for; empty means any.
+    pub audiences: Vec<ResourceUri>,
+    /// The client's public keys for `private_key_jwt`, as a JWK Set document.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<Url>,
+    pub access_token_alg: Option<SigningAlg>,
+    pub id_token_alg: Option<SigningAlg>,
+    /// First-party clients skip the consent page.
+    pub first_party: bool,
+    /// PKCE is required unless this is cleared (legacy confidential clients only).
+    pub require_pkce: bool,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+
+    pub fn allows_grant(&self, g: GrantType) -> bool {
+        self.grant_types.contains(&g)
+    }
+}
+
+/// A person who can sign in. `id` is the OpenID Connect `sub`: random, stable, never reused.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+}
+
+/// A browser session at Latchkey (not at the client). Looked up by the keyed hash of the
+/// cookie value, so a database dump does not yield usable session cookies.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+/// One authorization of a client by a user: the root of a code, the tokens issued from it
+/// and its refresh-token family. Revoking it revokes all of them.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An authorization code (RFC 6749 section 4.1.2), stored by keyed hash.
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    /// The `redirect_uri` sent in the authorization request; empty when it was omitted.
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+/// A refresh token (RFC 6749 section 6), stored by keyed hash.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// When it was exchanged for a new one; it stays usable for the grace window after.
+    pub rotated_at: Option<i64>,
+}

@@ -1,0 +1,154 @@
+//! Request parameters (RFC 6749 section 3.1 and 3.2): each at most once, empty values treated
+//! as omitted, sizes bounded. Parsing is from raw `application/x-www-form-urlencoded` bytes
+//! or a query string; nothing here knows about HTTP types.
+use std::collections::HashMap;
+
+use super::error::OAuthError;
+
+/// Parameters that RFC 8707 (`resource`) allows to repeat.
+const MULTI_VALUED: &[&str] = &["resource"];
+/// Longest accepted value; client assertions (signed JWTs) get more room.
+const MAX_VALUE_LEN: usize = 4096;
+const MAX_ASSERTION_LEN: usize = 16 * 1024;
+const MAX_PARAMS: usize = 64;
+
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    single: HashMap<String, String>,
+    multi: HashMap<String, Vec<String>>,
+}
+
+impl Params {
+    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut me = Self::default();
+        let mut count = 0usize;
+        for (k, v) in form_urlencoded_pairs(body)? {
+            count += 1;
+            if count > MAX_PARAMS {
+                return Err(OAuthError::invalid_request("too many parameters"));
+            }
+            let limit = if k == "client_assertion" || k == "assertion" || k == "subject_token" {
+                MAX_ASSERTION_LEN
+            } else {
+                MAX_VALUE_LEN
+            };
+            if v.len() > limit || k.len() > 128 {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {} is too long",
+                    printable(&k)
+                )));
+            }
+            // RFC 6749 section 3.1: "Parameters sent without a value MUST be treated as if
+            // they were omitted from the request."
+            if v.is_empty() {
+                continue;
+            }
+            if MULTI_VALUED.contains(&k.as_str()) {
+                me.multi.entry(k).or_default().push(v);
+            } else if me.single.contains_key(&k) {
+                // RFC 6749 section 3.1: "Request and response parameters MUST NOT be included
+                // more than once."
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {} is repeated",
+                    printable(&k)
+                )));
+            } else {
+                me.single.insert(k, v);
+            }
+        }
+        Ok(me)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.single.get(name).map(String::as_str)
+    }
+
+    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
+    }
+
+    pub fn all(&self, name: &str) -> &[String] {
+        self.multi.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Adds a parameter as if it had been in the request (used when merging a POSTed form
+    /// with a stored request).
+    pub fn insert(&mut self, name: &str, value: &str) {
+        self.single.insert(name.to_owned(), value.to_owned());
+    }
+}
+
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
+/// Decodes `application/x-www-form-urlencoded`, rejecting invalid percent-escapes and
+/// invalid UTF-8 instead of replacing them.
+fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let mut out = Vec::new();
+    for part in body.split(|b| *b == b'&') {
+        if part.is_empty() {
+            continue;
+        }
+        let (k, v) = match part.iter().position(|b| *b == b'=') {
+            Some(i) => (&part[..i], &part[i + 1..]),
+            None => (part, &b""[..]),
+        };
+        out.push((decode_component(k)?, decode_component(v)?));
+    }
+    Ok(out)
+}
+
+fn decode_component(raw: &[u8]) -> Result<String, OAuthError> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = raw
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| OAuthError::invalid_request("malformed percent-encoding"))?;
+                bytes.push(hex);
+                i += 2;
+            }
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(bytes).map_err(|_| OAuthError::invalid_request("parameters must be UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_decodes() {
+        let p = Params::parse(b"grant_type=client_credentials&scope=a+b%20c&empty=").unwrap();
+        assert_eq!(p.get("grant_type"), Some("client_credentials"));
+        assert_eq!(p.get("scope"), Some("a b c"));
+        assert_eq!(p.get("empty"), None);
+    }
+
+    #[test]
+    fn rejects_duplicates_but_allows_repeated_resource() {
+        assert!(Params::parse(b"scope=a&scope=b").is_err());
+        let p = Params::parse(b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb").unwrap();
+        assert_eq!(p.all("resource").len(), 2);
+    }
+
+    #[test]
+    fn rejects_bad_encoding_and_oversized_values() {
+        assert!(Params::parse(b"a=%zz").is_err());
+        assert!(Params::parse(b"a=%").is_err());
+        assert!(Params::parse(b"a=%ff%fe").is_err());
+        let long = format!("scope={}", "a".repeat(MAX_VALUE_LEN + 1));
+        assert!(Params::parse(long.as_bytes()).is_err());
+        let many = (0..100).map(|i| format!("p{i}=x")).collect::<Vec<_>>().join("&");
+        assert!(Params::parse(many.as_bytes()).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! Storage traits, named after the protocol operations that need them (after fosite's
+//! storage interfaces). `store` implements them on sea-orm; tests may implement them in
+//! memory. Failures are infrastructure failures (`anyhow::Error`): the core maps them to
+//! `server_error` and logs them.
+use async_trait::async_trait;
+
+use super::model::Client;
+use crate::domain::ClientId;
+
+#[async_trait]
+pub trait ClientRepository: Send + Sync {
+    async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Client>>;
+}
+
+/// Remembers the `jti` of `private_key_jwt` assertions until they expire (RFC 7523
+/// section 3, item 7), across every node.
+#[async_trait]
+pub trait AssertionReplayCache: Send + Sync {
+    /// Records the `jti`; returns `false` when it was already recorded for this client,
+    /// which means the assertion is a replay. Must be atomic across nodes.
+    async fn record_assertion_jti(
+        &self,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<bool>;
+}
+
+/// Revoked JWT access tokens (RFC 7009), kept until the token would have expired anyway.
+#[async_trait]
+pub trait AccessTokenRevocations: Send + Sync {
+    async fn revoke_access_token(
+        &self,
+        jti: &str,
+        client_id: &ClientId,
+        expires_at: i64,
+    ) -> anyhow::Result<()>;
+    async fn is_access_token_revoked(&self, jti: &str) -> anyhow::Result<bool>;
+}
+
+/// Whether the database answers (for `/readyz`).
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    async fn ping(&self) -> anyhow::Result<()>;
+}
+
+use super::model::{AuthorizationCode, Grant, RefreshToken, Session, User};
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    async fn find_user_by_id(&self, id: &str) -> anyhow::Result<Option<User>>;
+    async fn find_user_by_username(&self, username: &str) -> anyhow::Result<Option<User>>;
+}
+
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    async fn create_session(&self, session: &Session) -> anyhow::Result<()>;
+    /// The session, if it exists and has not expired at `now`.
+    async fn find_session(&self, id_hash: &str, now: i64) -> anyhow::Result<Option<Session>>;
+    async fn delete_session(&self, id_hash: &str) -> anyhow::Result<()>;
+}
+
+/// Remembered consent (OpenID Connect Core section 3.1.2.4), per user and client.
+#[async_trait]
+pub trait ConsentRepository: Send + Sync {
+    /// The space-delimited scope the user has approved for the client, if any.
+    async fn find_consent(&self, user_id: &str, client_id: &str) -> anyhow::Result<Option<String>>;
+    /// Stores (insert or replace) the approved scope.
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> anyhow::Result<()>;
+}
+
+/// Grants, authorization codes, refresh tokens and the access tokens issued under a grant.
+#[async_trait]
+pub trait GrantRepository: Send + Sync {
+    async fn create_grant(&self, grant: &Grant) -> anyhow::Result<()>;
+    async fn find_grant(&self, id: &str) -> anyhow::Result<Option<Grant>>;
+    /// Marks the grant revoked, deletes its refresh tokens and unused codes, and adds every
+    /// unexpired access token issued under it to the revocation list. Idempotent.
+    async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()>;
+
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> anyhow::Result<()>;
+    async fn find_authorization_code(
+        &self,
+        code_hash: &str,
+    ) -> anyhow::Result<Option<AuthorizationCode>>;
+    /// Sets `consumed_at = now` if it is unset; returns whether this call consumed it. Must be
+    /// atomic across nodes: of two concurrent calls exactly one returns true.
+    async fn consume_authorization_code(&self, code_hash: &str, now: i64) -> anyhow::Result<bool>;
+
+    /// Remembers an access token issued under a grant, so revoking the grant revokes it.
+    async fn record_grant_access_token(
+        &self,
+        grant_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<()>;
+
+    async fn create_refresh_token(&self, token: &RefreshToken) -> anyhow::Result<()>;
+    async fn find_refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshToken>>;
+    /// Sets `rotated_at = now` if it is unset; returns whether this call set it (atomic, as
+    /// for codes).
+    async fn mark_refresh_token_rotated(&self, token_hash: &str, now: i64)
+    -> anyhow::Result<bool>;
+}

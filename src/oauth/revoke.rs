@@ -1,0 +1,61 @@
+//! Token revocation (RFC 7009). A client may revoke only tokens issued to it (section 2.1).
+//! An invalid, expired or unknown token is not an error: the answer is 200 (section 2.2).
+use super::error::{OAuthError, OAuthResult};
+use super::params::Params;
+use super::Provider;
+use crate::domain::ClientId;
+
+impl Provider {
+    pub async fn revoke(&self, authorization: Option<&str>, params: &Params) -> OAuthResult<()> {
+        let caller = self
+            .authenticate_client(authorization, params, &self.endpoint("/revoke"))
+            .await?;
+        let token = params.require("token")?;
+        if let Some(hint) = params.get("token_type_hint")
+            && !matches!(hint, "access_token" | "refresh_token")
+        {
+            // Section 2.2.1: a hint we do not know is ignored, not an error; the token is
+            // still searched for in every kind.
+            tracing::debug!(hint, "ignoring unknown token_type_hint");
+        }
+        if let Some(at) = self.verify_access_token(token) {
+            if at.client_id != caller.client.id.as_str() {
+                return Err(OAuthError::UnauthorizedClient(
+                    "the token was not issued to this client".into(),
+                ));
+            }
+            let cid = ClientId::parse(&at.client_id)
+                .map_err(|_| OAuthError::Internal(anyhow::anyhow!("bad client_id claim")))?;
+            self.revocations
+                .revoke_access_token(&at.jti, &cid, at.exp)
+                .await?;
+            tracing::info!(client_id = %cid, "access token revoked");
+            return Ok(());
+        }
+        self.revoke_refresh_token(&caller.client, token).await
+    }
+
+    /// Revoking a refresh token revokes its whole grant, access tokens included (section 2.1:
+    /// the server "SHOULD also invalidate all access tokens based on the same authorization
+    /// grant").
+    async fn revoke_refresh_token(
+        &self,
+        client: &super::model::Client,
+        token: &str,
+    ) -> OAuthResult<()> {
+        if token.len() > 128 {
+            return Ok(());
+        }
+        let Some(rt) = self.grants.find_refresh_token(&self.hasher.hash(token)).await? else {
+            return Ok(());
+        };
+        if rt.client_id != client.id.as_str() {
+            return Err(OAuthError::UnauthorizedClient(
+                "the token was not issued to this client".into(),
+            ));
+        }
+        self.grants.revoke_grant(&rt.grant_id, super::now()).await?;
+        tracing::info!(client_id = %client.id, "refresh token revoked with its grant");
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! Registered clients: the `ClientRepository` port and the operator queries.
+use anyhow::Context;
+use async_trait::async_trait;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use url::Url;
+
+use super::entities::client;
+use super::{Store, StoreError, tokens, unix_now, write_error};
+use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
+use crate::oauth::model::Client;
+use crate::oauth::ports::ClientRepository;
+
+#[async_trait]
+impl ClientRepository for Store {
+    async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Client>> {
+        self.get_client(id).await
+    }
+}
+
+impl Store {
+    /// Inserts a new client; `StoreError::Duplicate` when the id is taken.
+    pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+        let row = to_row(c, unix_now()).context("failed to encode the client")?;
+        client::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(|e| write_error(e, || format!("failed to insert client {}", c.id)))?;
+        Ok(())
+    }
+
+    pub async fn get_client(&self, id: &ClientId) -> anyhow::Result<Option<Client>> {
+        let row = client::Entity::find_by_id(id.as_str().to_owned())
+            .one(&self.db)
+            .await
+            .with_context(|| format!("failed to load client {id}"))?;
+        row.map(from_row).transpose()
+    }
+
+    /// Every client, ordered by id. Fails on the first row that no longer parses, naming it.
+    pub async fn list_clients(&self) -> anyhow::Result<Vec<Client>> {
+        let rows = client::Entity::find()
+            .order_by_asc(client::Column::Id)
+            .all(&self.db)
+            .await
+            .context("failed to list clients")?;
+        rows.into_iter().map(from_row).collect()
+    }
+
+    /// Deletes the client and, through the foreign keys, its grants, codes, refresh tokens
+    /// and consents. Access tokens issued under its grants are added to the revocation list
+    /// first, so they stop working before they expire. Returns false when there was no such
+    /// client.
+    pub async fn delete_client(&self, id: &ClientId) -> anyhow::Result<bool> {
+        let txn = self
+            .db
+            .begin()
+            .await
+            .context("failed to begin a transaction")?;
+        tokens::revoke_grant_access_tokens(
+            &txn,
+            super::entities::grant::Column::ClientId,
+            id.as_str(),
+            unix_now(),
+        )
+        .await
+        .with_context(|| format!("failed to revoke access tokens of client {id}"))?;
+        let res = client::Entity::delete_by_id(id.as_str().to_owned())
+            .exec(&txn)
+            .await
+            .with_context(|| format!("failed to delete client {id}"))?;
+        txn.commit()
+            .await
+            .with_context(|| format!("failed to commit deleting client {id}"))?;
+        Ok(res.rows_affected > 0)
+    }
+
+    /// Replaces the stored secret hash; the old secret stops working at once. Returns false
+    /// when there is no such client.
+    pub async fn set_client_secret_hash(
+        &self,
+        id: &ClientId,
+        secret_hash: &str,
+    ) -> anyhow::Result<bool> {
+        let res = client::Entity::update_many()
+            .col_expr(client::Column::SecretHash, sea_orm::sea_query::Expr::value(secret_hash))
+            .col_expr(client::Column::UpdatedAt, sea_orm::sea_query::Expr::value(unix_now()))
+            .filter(client::Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .with_context(|| format!("failed to update the secret of client {id}"))?;
+        Ok(res.rows_affected > 0)
+    }
+}
+
+fn to_row(c: &Client, now: i64) -> anyhow::Result<client::ActiveModel> {
+    let redirect_uris: Vec<&str> = c.redirect_uris.iter().map(RedirectUri::as_str).collect();
+    let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+    let audiences: Vec<&str> = c.audiences.iter().map(ResourceUri::as_str).collect();
+    let m = client::ActiveModel {
+        id: Set(c.id.as_str().to_owned()),
+        name: Set(c.name.clone()),
+        secret_hash: Set(c.secret_hash.clone()),
+        auth_method: Set(c.auth_method.as_str().to_owned()),
+        redirect_uris: Set(serde_json::to_string(&redirect_uris)?),
+        grant_types: Set(serde_json::to_string(&grant_types)?),
+        scopes: Set(c.scope.to_string()),
+        audiences: Set(serde_json::to_string(&audiences)?),
+        jwks: Set(c.jwks.clone()),
+        jwks_uri: Set(c.jwks_uri.as_ref().map(Url::to_string)),
+        access_token_alg: Set(c.access_token_alg.map(|a| a.as_str().to_owned())),
+        id_token_alg: Set(c.id_token_alg.map(|a| a.as_str().to_owned())),
+        first_party: Set(c.first_party),
+        require_pkce: Set(c.require_pkce),
+        created_at: Set(c.created_at),
+        updated_at: Set(now),
+    };
+    Ok(m)
+}
+
+/// Parses a stored row through the domain types, so a row edited by hand into something
+/// invalid is refused rather than trusted.
+fn from_row(m: client::Model) -> anyhow::Result<Client> {
+    let id = m.id.clone();
+    parse_row(m).with_context(|| format!("stored client {id:?} is invalid"))
+}
+
+fn parse_row(m: client::Model) -> anyhow::Result<Client> {
+    let json_list = |field: &str, text: &str| -> anyhow::Result<Vec<String>> {
+        serde_json::from_str(text).with_context(|| format!("{field} is not a JSON array of strings"))
+    };
+    let redirect_uris = json_list("redirect_uris", &m.redirect_uris)?
+        .iter()
+        .map(|s| RedirectUri::parse(s))
+        .collect::<Result<_, _>>()
+        .context("redirect_uris")?;
+    let grant_types = json_list("grant_types", &m.grant_types)?
+        .iter()
+        .map(|s| GrantType::parse(s))
+        .collect::<Result<_, _>>()
+        .context("grant_types")?;
+    let audiences = json_list("audiences", &m.audiences)?
+        .iter()
+        .map(|s| ResourceUri::parse(s))
+        .collect::<Result<_, _>>()
+        .context("audiences")?;
+    let alg = |field: &str, v: Option<String>| -> anyhow::Result<Option<SigningAlg>> {
+        v.map(|s| SigningAlg::parse(&s))
+            .transpose()
+            .with_context(|| field.to_owned())
+    };
+    Ok(Client {
+        id: ClientId::parse(&m.id).context("id")?,
+        name: m.name,
+        secret_hash: m.secret_hash,
+        auth_method: AuthMethod::parse(&m.auth_method).context("auth_method")?,
+        redirect_uris,
+        grant_types,
+        scope: Scope::parse(&m.scopes).context("scopes")?,
+        audiences,
+        jwks: m.jwks,
+        jwks_uri: m
+            .jwks_uri
+            .map(|s| Url::parse(&s))
+            .transpose()
+            .context("jwks_uri")?,
+        access_token_alg: alg("access_token_alg", m.access_token_alg)?,
+        id_token_alg: alg("id_token_alg", m.id_token_alg)?,
+        first_party: m.first_party,
+        require_pkce: m.require_pkce,
+        created_at: m.created_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> client::Model {
+        client::Model {
+            id: "web".into(),
+            name: "Web".into(),
+            secret_hash: Some("h".into()),
+            auth_method: "client_secret_basic".into(),
+            redirect_uris: r#"["https://app.example.com/cb"]"#.into(),
+            grant_types: r#"["authorization_code","refresh_token"]"#.into(),
+            scopes: "openid profile".into(),
+            audiences: "[]".into(),
+            jwks: None,
+            jwks_uri: None,
+            access_token_alg: Some("ES256".into()),
+            id_token_alg: None,
+            first_party: false,
+            require_pkce: true,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[test]
+    fn parses_a_valid_row() {
+        let c = from_row(row()).unwrap();
+        assert_eq!(c.redirect_uris[0].as_str(), "https://app.example.com/cb");
+        assert_eq!(c.grant_types, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert_eq!(c.access_token_alg, Some(SigningAlg::ES256));
+    }
+
+    #[test]
+    fn a_bad_row_names_the_client_and_the_field() {
+        let mut m = row();
+        m.redirect_uris = r#"["https://app.example.com/cb#x"]"#.into();
+        let err = format!("{:#}", from_row(m).unwrap_err());
+        assert!(err.contains("\"web\""), "{err}");
+        assert!(err.contains("redirect_uris"), "{err}");
+    }
+}

@@ -1,0 +1,215 @@
+//! Grants and what is issued under them: the `GrantRepository` port. Codes and refresh
+//! tokens are consumed with a conditional UPDATE, so of two nodes racing to use the same
+//! one, exactly one wins.
+use anyhow::Context;
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+use super::entities::{authorization_code, grant, grant_access_token, refresh_token};
+use super::{Store, tokens};
+use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken};
+use crate::oauth::ports::GrantRepository;
+
+#[async_trait]
+impl GrantRepository for Store {
+    async fn create_grant(&self, g: &Grant) -> anyhow::Result<()> {
+        let row = grant::ActiveModel {
+            id: Set(g.id.clone()),
+            client_id: Set(g.client_id.clone()),
+            user_id: Set(g.user_id.clone()),
+            scope: Set(g.scope.clone()),
+            auth_time: Set(g.auth_time),
+            created_at: Set(g.created_at),
+            revoked_at: Set(g.revoked_at),
+        };
+        grant::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .with_context(|| format!("failed to create grant for client {}", g.client_id))?;
+        Ok(())
+    }
+
+    async fn find_grant(&self, id: &str) -> anyhow::Result<Option<Grant>> {
+        let row = grant::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await
+            .context("failed to look up a grant")?;
+        Ok(row.map(|m| Grant {
+            id: m.id,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            scope: m.scope,
+            auth_time: m.auth_time,
+            created_at: m.created_at,
+            revoked_at: m.revoked_at,
+        }))
+    }
+
+    async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()> {
+        let txn = self
+            .db
+            .begin()
+            .await
+            .context("failed to begin a transaction")?;
+        grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::value(now))
+            .filter(grant::Column::Id.eq(id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await
+            .context("failed to mark a grant revoked")?;
+        refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::GrantId.eq(id))
+            .exec(&txn)
+            .await
+            .context("failed to delete the refresh tokens of a grant")?;
+        // Consumed codes stay until they expire, so that a replayed code is still recognised
+        // and revokes the grant again (RFC 6749 section 4.1.2).
+        authorization_code::Entity::delete_many()
+            .filter(authorization_code::Column::GrantId.eq(id))
+            .filter(authorization_code::Column::ConsumedAt.is_null())
+            .exec(&txn)
+            .await
+            .context("failed to delete the unused codes of a grant")?;
+        tokens::revoke_grant_access_tokens(&txn, grant::Column::Id, id, now)
+            .await
+            .context("failed to revoke the access tokens of a grant")?;
+        txn.commit()
+            .await
+            .context("failed to commit revoking a grant")?;
+        Ok(())
+    }
+
+    async fn create_authorization_code(&self, c: &AuthorizationCode) -> anyhow::Result<()> {
+        let row = authorization_code::ActiveModel {
+            code_hash: Set(c.code_hash.clone()),
+            grant_id: Set(c.grant_id.clone()),
+            client_id: Set(c.client_id.clone()),
+            user_id: Set(c.user_id.clone()),
+            redirect_uri: Set(c.redirect_uri.clone()),
+            scope: Set(c.scope.clone()),
+            nonce: Set(c.nonce.clone()),
+            code_challenge: Set(c.code_challenge.clone()),
+            code_challenge_method: Set(c.code_challenge_method.clone()),
+            auth_time: Set(c.auth_time),
+            created_at: Set(c.created_at),
+            expires_at: Set(c.expires_at),
+            consumed_at: Set(c.consumed_at),
+        };
+        authorization_code::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .with_context(|| format!("failed to store an authorization code for client {}", c.client_id))?;
+        Ok(())
+    }
+
+    async fn find_authorization_code(
+        &self,
+        code_hash: &str,
+    ) -> anyhow::Result<Option<AuthorizationCode>> {
+        let row = authorization_code::Entity::find_by_id(code_hash.to_owned())
+            .one(&self.db)
+            .await
+            .context("failed to look up an authorization code")?;
+        Ok(row.map(|m| AuthorizationCode {
+            code_hash: m.code_hash,
+            grant_id: m.grant_id,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            redirect_uri: m.redirect_uri,
+            scope: m.scope,
+            nonce: m.nonce,
+            code_challenge: m.code_challenge,
+            code_challenge_method: m.code_challenge_method,
+            auth_time: m.auth_time,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            consumed_at: m.consumed_at,
+        }))
+    }
+
+    async fn consume_authorization_code(&self, code_hash: &str, now: i64) -> anyhow::Result<bool> {
+        // RFC 6749 section 4.1.2: a code is used once. The WHERE clause makes the check and
+        // the write one atomic statement.
+        let res = authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
+            .filter(authorization_code::Column::CodeHash.eq(code_hash))
+            .filter(authorization_code::Column::ConsumedAt.is_null())
+            .exec(&self.db)
+            .await
+            .context("failed to consume an authorization code")?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn record_grant_access_token(
+        &self,
+        grant_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<()> {
+        let row = grant_access_token::ActiveModel {
+            jti: Set(jti.to_owned()),
+            grant_id: Set(grant_id.to_owned()),
+            expires_at: Set(expires_at),
+        };
+        grant_access_token::Entity::insert(row)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&self.db)
+            .await
+            .context("failed to record an access token of a grant")?;
+        Ok(())
+    }
+
+    async fn create_refresh_token(&self, t: &RefreshToken) -> anyhow::Result<()> {
+        let row = refresh_token::ActiveModel {
+            token_hash: Set(t.token_hash.clone()),
+            grant_id: Set(t.grant_id.clone()),
+            client_id: Set(t.client_id.clone()),
+            user_id: Set(t.user_id.clone()),
+            scope: Set(t.scope.clone()),
+            auth_time: Set(t.auth_time),
+            created_at: Set(t.created_at),
+            expires_at: Set(t.expires_at),
+            rotated_at: Set(t.rotated_at),
+        };
+        refresh_token::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .with_context(|| format!("failed to store a refresh token for client {}", t.client_id))?;
+        Ok(())
+    }
+
+    async fn find_refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshToken>> {
+        let row = refresh_token::Entity::find_by_id(token_hash.to_owned())
+            .one(&self.db)
+            .await
+            .context("failed to look up a refresh token")?;
+        Ok(row.map(|m| RefreshToken {
+            token_hash: m.token_hash,
+            grant_id: m.grant_id,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            scope: m.scope,
+            auth_time: m.auth_time,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            rotated_at: m.rotated_at,
+        }))
+    }
+
+    async fn mark_refresh_token_rotated(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let res = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.eq(token_hash))
+            .filter(refresh_token::Column::RotatedAt.is_null())
+            .exec(&self.db)
+            .await
+            .context("failed to mark a refresh token rotated")?;
+        Ok(res.rows_affected == 1)
+    }
+}

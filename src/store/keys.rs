@@ -1,0 +1,79 @@
+//! Signing keys: the `keys::KeyRepository` port.
+use anyhow::Context;
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::Store;
+use super::entities::signing_key;
+use crate::domain::SigningAlg;
+use crate::keys::repository::{KeyRepository, StoredKey};
+
+#[async_trait]
+impl KeyRepository for Store {
+    async fn list_signing_keys(&self) -> anyhow::Result<Vec<StoredKey>> {
+        let rows = signing_key::Entity::find()
+            .order_by_asc(signing_key::Column::CreatedAt)
+            .order_by_asc(signing_key::Column::Kid)
+            .all(&self.db)
+            .await
+            .context("failed to list signing keys")?;
+        rows.into_iter()
+            .map(|m| {
+                let alg = SigningAlg::parse(&m.alg)
+                    .with_context(|| format!("stored signing key {:?} is invalid", m.kid))?;
+                Ok(StoredKey {
+                    kid: m.kid,
+                    alg,
+                    public_jwk: m.public_jwk,
+                    private_sealed: m.private_sealed,
+                    created_at: m.created_at,
+                    retired_at: m.retired_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_signing_key(&self, key: &StoredKey) -> anyhow::Result<()> {
+        let row = signing_key::ActiveModel {
+            kid: Set(key.kid.clone()),
+            alg: Set(key.alg.as_str().to_owned()),
+            public_jwk: Set(key.public_jwk.clone()),
+            private_sealed: Set(key.private_sealed.clone()),
+            created_at: Set(key.created_at),
+            retired_at: Set(key.retired_at),
+        };
+        signing_key::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .with_context(|| format!("failed to insert signing key {}", key.kid))?;
+        Ok(())
+    }
+
+    async fn retire_signing_keys(
+        &self,
+        alg: SigningAlg,
+        keep_kid: &str,
+        at: i64,
+    ) -> anyhow::Result<()> {
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::RetiredAt, Expr::value(at))
+            .filter(signing_key::Column::Alg.eq(alg.as_str()))
+            .filter(signing_key::Column::RetiredAt.is_null())
+            .filter(signing_key::Column::Kid.ne(keep_kid))
+            .exec(&self.db)
+            .await
+            .with_context(|| format!("failed to retire {alg} signing keys"))?;
+        Ok(())
+    }
+
+    async fn delete_signing_keys_retired_before(&self, before: i64) -> anyhow::Result<u64> {
+        let res = signing_key::Entity::delete_many()
+            .filter(signing_key::Column::RetiredAt.is_not_null())
+            .filter(signing_key::Column::RetiredAt.lt(before))
+            .exec(&self.db)
+            .await
+            .context("failed to delete retired signing keys")?;
+        Ok(res.rows_affected)
+    }
+}

@@ -1,0 +1,230 @@
+//! Persistence on sea-orm (SQLite or PostgreSQL): the implementations of `oauth::ports` and
+//! `keys::KeyRepository`, and the queries the operator CLI (`admin`) needs.
+//!
+//! This is one of only two places that import sea_orm (the other is `migrations/`). Nothing
+//! outside this module sees an entity or a `DbErr`: methods take and return domain records
+//! and `anyhow::Error` (or `StoreError` where the caller must tell a duplicate apart).
+mod clients;
+mod entities;
+mod grants;
+mod keys;
+mod sessions;
+mod tokens;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
+    TransactionTrait,
+};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
+use crate::crypto::{MasterKey, SecretHasher};
+use crate::oauth::ports::Readiness;
+
+pub use users::UserRecord;
+
+/// The database handle. Cheap to clone: the connection pool is shared.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    hasher: SecretHasher,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.db.get_database_backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An insert or update failure the caller may want to report in its own words.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with the same primary key or unique column already exists.
+    #[error("a record with the same key already exists")]
+    Duplicate,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
+/// several nodes start at once.
+const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
+
+impl Store {
+    /// Opens a connection pool for `settings.database_url`.
+    ///
+    /// SQLite: the file is created when missing; every connection gets WAL journaling, a
+    /// 5 s busy timeout and `foreign_keys = ON` (SQLite enforces foreign keys, and so the
+    /// cascades of the schema, only when this pragma is set on the connection). An
+    /// in-memory database (`sqlite::memory:`) is limited to one long-lived connection,
+    /// because each SQLite connection would otherwise see its own empty database.
+    pub async fn connect(settings: &Settings, master: &MasterKey) -> anyhow::Result<Store> {
+        let url = settings.database_url.expose_secret();
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(settings.database_max_connections.max(1))
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            // Statements carry token hashes and are too chatty at info level.
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if in_memory {
+                opts.max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            opts.map_sqlx_sqlite_opts(move |o| {
+                let o = o
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5));
+                if in_memory {
+                    o
+                } else {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                }
+            });
+        }
+        let db = Database::connect(opts)
+            .await
+            .with_context(|| format!("failed to connect to the database {}", describe_url(url)))?;
+        Ok(Store {
+            db,
+            hasher: SecretHasher::new(master),
+        })
+    }
+
+    /// Applies pending migrations; idempotent. On PostgreSQL an advisory lock held for the
+    /// migration transaction makes concurrent callers (several nodes starting together)
+    /// wait for each other instead of racing to create the same tables.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            let txn = self
+                .db
+                .begin()
+                .await
+                .context("failed to begin the migration transaction")?;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
+                .await
+                .context("failed to take the migration lock")?;
+            Migrator::up(&txn, None)
+                .await
+                .context("failed to apply database migrations")?;
+            txn.commit()
+                .await
+                .context("failed to commit database migrations")?;
+        } else {
+            Migrator::up(&self.db, None)
+                .await
+                .context("failed to apply database migrations")?;
+        }
+        Ok(())
+    }
+
+    /// Readiness check: one round trip to the database.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.db.ping().await.context("the database did not answer")
+    }
+
+    /// Closes the pool, letting SQLite checkpoint its write-ahead log.
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.db
+            .close()
+            .await
+            .context("failed to close the database connection pool")
+    }
+
+    /// The keyed hash used for client secrets and other high-entropy secrets at rest.
+    pub fn secret_hasher(&self) -> &SecretHasher {
+        &self.hasher
+    }
+
+    /// `"sqlite"` or `"postgres"`, for logs and diagnostics.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DatabaseBackend::Postgres => "postgres",
+            DatabaseBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    /// Deletes rows that have outlived their purpose: revoked-token and replay-cache
+    /// entries, sessions, authorization codes and refresh tokens whose `expires_at` is before
+    /// `now`. Returns the number of rows deleted. Safe to run on every node concurrently.
+    pub async fn purge_expired(&self, now: i64) -> anyhow::Result<u64> {
+        tokens::purge_expired(&self.db, now).await
+    }
+}
+
+#[async_trait]
+impl Readiness for Store {
+    async fn ping(&self) -> anyhow::Result<()> {
+        Store::ping(self).await
+    }
+}
+
+/// The database URL without its password, for error messages.
+fn describe_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparseable URL)".to_owned(),
+    }
+}
+
+/// Maps a failed write to `StoreError::Duplicate` when a unique constraint rejected it.
+fn write_error(err: DbErr, what: impl FnOnce() -> String) -> StoreError {
+    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        StoreError::Duplicate
+    } else {
+        StoreError::Other(anyhow::Error::new(err).context(what()))
+    }
+}
+
+/// Current time in unix seconds.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use secrecy::SecretString;
+
+    use super::Store;
+    use crate::config::Settings;
+    use crate::crypto::MasterKey;
+
+    /// A migrated store on a fresh SQLite file inside `dir`.
+    pub async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
+        let path = dir.path().join("test.db");
+        let settings = Settings {
+            database_url: SecretString::from(format!("sqlite://{}?mode=rwc", path.display())),
+            database_max_connections: 4,
+            ..Settings::default()
+        };
+        let store = Store::connect(&settings, &MasterKey::from_bytes([9; 32]))
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+}

@@ -1,0 +1,88 @@
+//! Browser sessions and remembered consents: the `SessionRepository` and
+//! `ConsentRepository` ports.
+use anyhow::Context;
+use async_trait::async_trait;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use super::entities::{consent, session};
+use super::{Store, unix_now};
+use crate::oauth::model::Session;
+use crate::oauth::ports::{ConsentRepository, SessionRepository};
+
+#[async_trait]
+impl SessionRepository for Store {
+    async fn create_session(&self, s: &Session) -> anyhow::Result<()> {
+        let row = session::ActiveModel {
+            id_hash: Set(s.id_hash.clone()),
+            user_id: Set(s.user_id.clone()),
+            auth_time: Set(s.auth_time),
+            created_at: Set(unix_now()),
+            expires_at: Set(s.expires_at),
+        };
+        session::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .context("failed to create a session")?;
+        Ok(())
+    }
+
+    async fn find_session(&self, id_hash: &str, now: i64) -> anyhow::Result<Option<Session>> {
+        let row = session::Entity::find_by_id(id_hash.to_owned())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .one(&self.db)
+            .await
+            .context("failed to look up a session")?;
+        Ok(row.map(|m| Session {
+            id_hash: m.id_hash,
+            user_id: m.user_id,
+            auth_time: m.auth_time,
+            expires_at: m.expires_at,
+        }))
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> anyhow::Result<()> {
+        session::Entity::delete_by_id(id_hash.to_owned())
+            .exec(&self.db)
+            .await
+            .context("failed to delete a session")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConsentRepository for Store {
+    async fn find_consent(&self, user_id: &str, client_id: &str) -> anyhow::Result<Option<String>> {
+        let row = consent::Entity::find_by_id((user_id.to_owned(), client_id.to_owned()))
+            .one(&self.db)
+            .await
+            .with_context(|| format!("failed to look up consent for client {client_id}"))?;
+        Ok(row.map(|m| m.scope))
+    }
+
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let row = consent::ActiveModel {
+            user_id: Set(user_id.to_owned()),
+            client_id: Set(client_id.to_owned()),
+            scope: Set(scope.to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        // One upsert, so two concurrent approvals cannot collide on the primary key.
+        let on_conflict = OnConflict::columns([consent::Column::UserId, consent::Column::ClientId])
+            .update_columns([consent::Column::Scope, consent::Column::UpdatedAt])
+            .to_owned();
+        consent::Entity::insert(row)
+            .on_conflict(on_conflict)
+            .exec_without_returning(&self.db)
+            .await
+            .with_context(|| format!("failed to save consent for client {client_id}"))?;
+        Ok(())
+    }
+}

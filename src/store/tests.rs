@@ -1,0 +1,338 @@
+//! Store behaviour against a real database: SQLite always, and PostgreSQL too when
+//! `LATCHKEY_TEST_DATABASE_URL` names a server (a scratch database is created and dropped).
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+use secrecy::SecretString;
+
+use super::entities::{authorization_code, grant_access_token, refresh_token, session};
+use super::test_support::sqlite_store;
+use super::{Store, unix_now};
+use crate::admin::clients::{self, NewClient};
+use crate::config::Settings;
+use crate::crypto::MasterKey;
+use crate::domain::ClientId;
+use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken, Session, User};
+use crate::oauth::ports::{
+    AccessTokenRevocations, AssertionReplayCache, ConsentRepository, GrantRepository,
+    SessionRepository, UserRepository,
+};
+
+/// Runs `f` on a fresh SQLite store and, when configured, on a fresh PostgreSQL store.
+async fn on_each_backend<F, Fut>(f: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    f(sqlite_store(&dir).await).await;
+
+    let Ok(admin_url) = std::env::var("LATCHKEY_TEST_DATABASE_URL") else {
+        return;
+    };
+    if admin_url.is_empty() {
+        return;
+    }
+    let name = format!("latchkey_store_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create scratch database");
+    let base = admin_url.rsplit_once('/').expect("URL with a path").0;
+    let settings = Settings {
+        database_url: SecretString::from(format!("{base}/{name}")),
+        database_max_connections: 4,
+        ..Settings::default()
+    };
+    let store = Store::connect(&settings, &MasterKey::from_bytes([9; 32]))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    f(store.clone()).await;
+    store.close().await.ok();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop scratch database");
+}
+
+async fn seed(store: &Store) -> (User, ClientId) {
+    let created = clients::create(
+        store,
+        NewClient {
+            id: "web".into(),
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            ..NewClient::default()
+        },
+    )
+    .await
+    .unwrap();
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: "alice".into(),
+        password_hash: "$argon2id$placeholder".into(),
+        email: None,
+        email_verified: false,
+        name: None,
+    };
+    store.insert_user(&user, 1).await.unwrap();
+    (user, created.client.id)
+}
+
+async fn grant_with_tokens(store: &Store, user: &User, client: &ClientId, id: &str) {
+    let now = unix_now();
+    store
+        .create_grant(&Grant {
+            id: id.into(),
+            client_id: client.to_string(),
+            user_id: user.id.clone(),
+            scope: "openid".into(),
+            auth_time: now,
+            created_at: now,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    store
+        .create_authorization_code(&AuthorizationCode {
+            code_hash: format!("code-{id}"),
+            grant_id: id.into(),
+            client_id: client.to_string(),
+            user_id: user.id.clone(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            scope: "openid".into(),
+            nonce: None,
+            code_challenge: Some("x".into()),
+            code_challenge_method: Some("S256".into()),
+            auth_time: now,
+            created_at: now,
+            expires_at: now + 60,
+            consumed_at: None,
+        })
+        .await
+        .unwrap();
+    store
+        .create_refresh_token(&RefreshToken {
+            token_hash: format!("rt-{id}"),
+            grant_id: id.into(),
+            client_id: client.to_string(),
+            user_id: user.id.clone(),
+            scope: "openid".into(),
+            auth_time: now,
+            created_at: now,
+            expires_at: now + 3600,
+            rotated_at: None,
+        })
+        .await
+        .unwrap();
+    store
+        .record_grant_access_token(id, &format!("at-{id}"), now + 600)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_reversible() {
+    on_each_backend(|store| async move {
+        store.migrate().await.unwrap();
+        Migrator::down(&store.db, None).await.unwrap();
+        Migrator::up(&store.db, None).await.unwrap();
+        store.ping().await.unwrap();
+        assert!(store.list_clients().await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_assertion_id_is_accepted_once_until_it_expires() {
+    on_each_backend(|store| async move {
+        let c = ClientId::parse("svc").unwrap();
+        let later = unix_now() + 300;
+        assert!(store.record_assertion_jti(&c, "j1", later).await.unwrap());
+        assert!(!store.record_assertion_jti(&c, "j1", later).await.unwrap());
+        // Same jti from another client is a different assertion.
+        let other = ClientId::parse("other").unwrap();
+        assert!(store.record_assertion_jti(&other, "j1", later).await.unwrap());
+
+        // A row whose assertion expired no longer blocks the id.
+        assert!(store.record_assertion_jti(&c, "old", unix_now() - 10).await.unwrap());
+        assert!(store.record_assertion_jti(&c, "old", later).await.unwrap());
+        assert!(!store.record_assertion_jti(&c, "old", later).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_replays_are_accepted_exactly_once() {
+    on_each_backend(|store| async move {
+        let c = ClientId::parse("svc").unwrap();
+        let later = unix_now() + 300;
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let c = c.clone();
+                tokio::spawn(async move { store.record_assertion_jti(&c, "race", later).await })
+            })
+            .collect();
+        let mut accepted = 0;
+        for t in tasks {
+            if t.await.unwrap().unwrap() {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn revocation_is_idempotent() {
+    on_each_backend(|store| async move {
+        let c = ClientId::parse("svc").unwrap();
+        assert!(!store.is_access_token_revoked("t1").await.unwrap());
+        store.revoke_access_token("t1", &c, unix_now() + 60).await.unwrap();
+        store.revoke_access_token("t1", &c, unix_now() + 60).await.unwrap();
+        assert!(store.is_access_token_revoked("t1").await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn codes_and_refresh_tokens_are_consumed_once() {
+    on_each_backend(|store| async move {
+        let (user, client) = seed(&store).await;
+        grant_with_tokens(&store, &user, &client, "g1").await;
+        let now = unix_now();
+        assert!(store.consume_authorization_code("code-g1", now).await.unwrap());
+        assert!(!store.consume_authorization_code("code-g1", now).await.unwrap());
+        assert!(!store.consume_authorization_code("missing", now).await.unwrap());
+        let code = store.find_authorization_code("code-g1").await.unwrap().unwrap();
+        assert_eq!(code.consumed_at, Some(now));
+
+        assert!(store.mark_refresh_token_rotated("rt-g1", now).await.unwrap());
+        assert!(!store.mark_refresh_token_rotated("rt-g1", now).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn revoking_a_grant_revokes_everything_issued_under_it() {
+    on_each_backend(|store| async move {
+        let (user, client) = seed(&store).await;
+        grant_with_tokens(&store, &user, &client, "g1").await;
+        grant_with_tokens(&store, &user, &client, "g2").await;
+        store.revoke_grant("g1", unix_now()).await.unwrap();
+        store.revoke_grant("g1", unix_now()).await.unwrap();
+
+        assert!(store.find_grant("g1").await.unwrap().unwrap().revoked_at.is_some());
+        assert!(store.find_refresh_token("rt-g1").await.unwrap().is_none());
+        assert!(store.find_authorization_code("code-g1").await.unwrap().is_none());
+        assert!(store.is_access_token_revoked("at-g1").await.unwrap());
+        // The other grant is untouched.
+        assert!(store.find_grant("g2").await.unwrap().unwrap().revoked_at.is_none());
+        assert!(store.find_refresh_token("rt-g2").await.unwrap().is_some());
+        assert!(!store.is_access_token_revoked("at-g2").await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_a_user_cascades_and_revokes_its_access_tokens() {
+    on_each_backend(|store| async move {
+        let (user, client) = seed(&store).await;
+        grant_with_tokens(&store, &user, &client, "g1").await;
+        let now = unix_now();
+        store
+            .create_session(&Session {
+                id_hash: "s1".into(),
+                user_id: user.id.clone(),
+                auth_time: now,
+                expires_at: now + 600,
+            })
+            .await
+            .unwrap();
+        store.save_consent(&user.id, client.as_str(), "openid", now).await.unwrap();
+        store.save_consent(&user.id, client.as_str(), "openid email", now).await.unwrap();
+        assert_eq!(
+            store.find_consent(&user.id, client.as_str()).await.unwrap().as_deref(),
+            Some("openid email")
+        );
+        assert!(store.find_session("s1", now).await.unwrap().is_some());
+        assert!(store.find_session("s1", now + 601).await.unwrap().is_none());
+
+        assert!(store.delete_user("alice").await.unwrap());
+        assert!(!store.delete_user("alice").await.unwrap());
+        assert!(store.find_user_by_id(&user.id).await.unwrap().is_none());
+        assert!(store.find_session("s1", now).await.unwrap().is_none());
+        assert!(store.find_consent(&user.id, client.as_str()).await.unwrap().is_none());
+        assert!(store.find_grant("g1").await.unwrap().is_none());
+        assert_eq!(session::Entity::find().count(&store.db).await.unwrap(), 0);
+        assert_eq!(authorization_code::Entity::find().count(&store.db).await.unwrap(), 0);
+        assert_eq!(refresh_token::Entity::find().count(&store.db).await.unwrap(), 0);
+        assert_eq!(grant_access_token::Entity::find().count(&store.db).await.unwrap(), 0);
+        assert!(store.is_access_token_revoked("at-g1").await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_a_client_cascades_to_its_grants_and_consents() {
+    on_each_backend(|store| async move {
+        let (user, client) = seed(&store).await;
+        grant_with_tokens(&store, &user, &client, "g1").await;
+        store.save_consent(&user.id, client.as_str(), "openid", unix_now()).await.unwrap();
+
+        assert!(store.delete_client(&client).await.unwrap());
+        assert!(store.find_grant("g1").await.unwrap().is_none());
+        assert!(store.find_consent(&user.id, client.as_str()).await.unwrap().is_none());
+        assert!(store.is_access_token_revoked("at-g1").await.unwrap());
+        // The user stays.
+        assert!(store.find_user_by_username("alice").await.unwrap().is_some());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn purge_removes_only_expired_rows() {
+    on_each_backend(|store| async move {
+        let c = ClientId::parse("svc").unwrap();
+        let now = unix_now();
+        store.revoke_access_token("old", &c, now - 10).await.unwrap();
+        store.revoke_access_token("new", &c, now + 600).await.unwrap();
+        store.record_assertion_jti(&c, "old", now - 10).await.unwrap();
+        assert_eq!(store.purge_expired(now).await.unwrap(), 2);
+        assert!(!store.is_access_token_revoked("old").await.unwrap());
+        assert!(store.is_access_token_revoked("new").await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn duplicate_usernames_are_reported_as_duplicates() {
+    on_each_backend(|store| async move {
+        let (user, _) = seed(&store).await;
+        let again = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            ..user
+        };
+        assert!(matches!(
+            store.insert_user(&again, 2).await,
+            Err(super::StoreError::Duplicate)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_keeps_one_database() {
+    let settings = Settings {
+        database_url: SecretString::from("sqlite::memory:"),
+        ..Settings::default()
+    };
+    let store = Store::connect(&settings, &MasterKey::from_bytes([1; 32]))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    seed(&store).await;
+    assert_eq!(store.list_clients().await.unwrap().len(), 1);
+}

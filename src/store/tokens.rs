@@ -1,0 +1,185 @@
+//! Token bookkeeping that must hold across nodes: the `private_key_jwt` replay cache, the
+//! access-token revocation list, and the purge of expired rows.
+use std::collections::HashMap;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
+};
+
+use super::entities::{
+    authorization_code, client_assertion_jti, grant, grant_access_token, refresh_token,
+    revoked_token, session,
+};
+use super::{Store, unix_now};
+use crate::domain::ClientId;
+use crate::oauth::ports::{AccessTokenRevocations, AssertionReplayCache};
+
+/// Rows per multi-row statement; well under SQLite's and PostgreSQL's parameter limits.
+const CHUNK: usize = 500;
+
+#[async_trait]
+impl AssertionReplayCache for Store {
+    async fn record_assertion_jti(
+        &self,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<bool> {
+        let now = unix_now();
+        let row = client_assertion_jti::ActiveModel {
+            client_id: Set(client_id.as_str().to_owned()),
+            jti: Set(jti.to_owned()),
+            expires_at: Set(expires_at),
+        };
+        // One statement, decided by the primary key, so two nodes receiving the same
+        // assertion at once cannot both accept it (RFC 7523 section 3, item 7). A row left
+        // over from an assertion that has since expired is taken over instead of counting
+        // as a replay; a live row is never touched, so "0 rows affected" means replay.
+        let mut on_conflict = OnConflict::columns([
+            client_assertion_jti::Column::ClientId,
+            client_assertion_jti::Column::Jti,
+        ]);
+        on_conflict
+            .update_column(client_assertion_jti::Column::ExpiresAt)
+            .action_and_where(
+                Expr::col((
+                    client_assertion_jti::Entity,
+                    client_assertion_jti::Column::ExpiresAt,
+                ))
+                .lt(now),
+            );
+        let affected = client_assertion_jti::Entity::insert(row)
+            .on_conflict(on_conflict)
+            .exec_without_returning(&self.db)
+            .await
+            .with_context(|| format!("failed to record the assertion jti of client {client_id}"))?;
+
+        // Now and then, clear out expired entries so the table stays small. Any node may
+        // do it; the DELETE is idempotent.
+        if crate::crypto::random_bytes::<1>()[0] < 4 {
+            if let Err(e) = client_assertion_jti::Entity::delete_many()
+                .filter(client_assertion_jti::Column::ExpiresAt.lt(now))
+                .exec(&self.db)
+                .await
+            {
+                tracing::warn!(error = %e, "failed to purge expired client assertion ids");
+            }
+        }
+        Ok(affected > 0)
+    }
+}
+
+#[async_trait]
+impl AccessTokenRevocations for Store {
+    async fn revoke_access_token(
+        &self,
+        jti: &str,
+        client_id: &ClientId,
+        expires_at: i64,
+    ) -> anyhow::Result<()> {
+        let row = revoked_token::ActiveModel {
+            jti: Set(jti.to_owned()),
+            client_id: Set(client_id.as_str().to_owned()),
+            expires_at: Set(expires_at),
+        };
+        // Revoking twice is not an error (RFC 7009 section 2.2).
+        revoked_token::Entity::insert(row)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&self.db)
+            .await
+            .context("failed to record a revoked access token")?;
+        Ok(())
+    }
+
+    async fn is_access_token_revoked(&self, jti: &str) -> anyhow::Result<bool> {
+        let row = revoked_token::Entity::find_by_id(jti.to_owned())
+            .one(&self.db)
+            .await
+            .context("failed to look up a revoked access token")?;
+        Ok(row.is_some())
+    }
+}
+
+/// Adds every unexpired access token issued under the grants where `column = value` to the
+/// revocation list; used before grants are deleted by cascade, since a JWT access token
+/// would otherwise stay valid until it expires.
+pub(super) async fn revoke_grant_access_tokens<C: ConnectionTrait>(
+    conn: &C,
+    column: grant::Column,
+    value: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let grants = grant::Entity::find()
+        .filter(column.eq(value))
+        .all(conn)
+        .await
+        .context("failed to load grants")?;
+    let client_of: HashMap<String, String> =
+        grants.into_iter().map(|g| (g.id, g.client_id)).collect();
+    let ids: Vec<&String> = client_of.keys().collect();
+    for chunk in ids.chunks(CHUNK) {
+        let tokens = grant_access_token::Entity::find()
+            .filter(grant_access_token::Column::GrantId.is_in(chunk.iter().map(|s| s.as_str())))
+            .filter(grant_access_token::Column::ExpiresAt.gte(now))
+            .all(conn)
+            .await
+            .context("failed to load access tokens of grants")?;
+        for batch in tokens.chunks(CHUNK) {
+            let rows = batch.iter().map(|t| revoked_token::ActiveModel {
+                jti: Set(t.jti.clone()),
+                client_id: Set(client_of.get(&t.grant_id).cloned().unwrap_or_default()),
+                expires_at: Set(t.expires_at),
+            });
+            revoked_token::Entity::insert_many(rows)
+                .on_conflict_do_nothing()
+                .exec_without_returning(conn)
+                .await
+                .context("failed to record revoked access tokens")?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn purge_expired<C: ConnectionTrait>(conn: &C, now: i64) -> anyhow::Result<u64> {
+    let mut total = 0;
+    total += revoked_token::Entity::delete_many()
+        .filter(revoked_token::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await
+        .context("failed to purge revoked tokens")?
+        .rows_affected;
+    total += client_assertion_jti::Entity::delete_many()
+        .filter(client_assertion_jti::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await
+        .context("failed to purge client assertion ids")?
+        .rows_affected;
+    total += session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await
+        .context("failed to purge sessions")?
+        .rows_affected;
+    total += authorization_code::Entity::delete_many()
+        .filter(authorization_code::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await
+        .context("failed to purge authorization codes")?
+        .rows_affected;
+    total += grant_access_token::Entity::delete_many()
+        .filter(grant_access_token::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await
+        .context("failed to purge grant access tokens")?
+        .rows_affected;
+    total += refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await
+        .context("failed to purge refresh tokens")?
+        .rows_affected;
+    Ok(total)
+}

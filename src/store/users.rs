@@ -1,0 +1,136 @@
+//! End-user accounts: the `UserRepository` port and the operator queries.
+use anyhow::Context;
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+
+use super::entities::{grant, user};
+use super::{Store, StoreError, tokens, unix_now, write_error};
+use crate::oauth::model::User;
+use crate::oauth::ports::UserRepository;
+
+/// A user with its bookkeeping timestamps, for operator listings.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn to_user(m: user::Model) -> User {
+    User {
+        id: m.id,
+        username: m.username,
+        password_hash: m.password_hash,
+        email: m.email,
+        email_verified: m.email_verified,
+        name: m.name,
+    }
+}
+
+#[async_trait]
+impl UserRepository for Store {
+    async fn find_user_by_id(&self, id: &str) -> anyhow::Result<Option<User>> {
+        let row = user::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await
+            .with_context(|| format!("failed to look up user id {id:?}"))?;
+        Ok(row.map(to_user))
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> anyhow::Result<Option<User>> {
+        let row = user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .one(&self.db)
+            .await
+            .with_context(|| format!("failed to look up user {username:?}"))?;
+        Ok(row.map(to_user))
+    }
+}
+
+impl Store {
+    /// Inserts a new user created at `now`; `StoreError::Duplicate` when the username (or
+    /// id) is taken.
+    pub async fn insert_user(&self, u: &User, now: i64) -> Result<(), StoreError> {
+        let row = user::ActiveModel {
+            id: Set(u.id.clone()),
+            username: Set(u.username.clone()),
+            password_hash: Set(u.password_hash.clone()),
+            email: Set(u.email.clone()),
+            email_verified: Set(u.email_verified),
+            name: Set(u.name.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        user::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(|e| write_error(e, || format!("failed to insert user {}", u.username)))?;
+        Ok(())
+    }
+
+    /// Every user, ordered by username.
+    pub async fn list_users(&self) -> anyhow::Result<Vec<UserRecord>> {
+        let rows = user::Entity::find()
+            .order_by_asc(user::Column::Username)
+            .all(&self.db)
+            .await
+            .context("failed to list users")?;
+        Ok(rows
+            .into_iter()
+            .map(|m| UserRecord {
+                created_at: m.created_at,
+                updated_at: m.updated_at,
+                user: to_user(m),
+            })
+            .collect())
+    }
+
+    /// Replaces the password hash. Returns false when there is no such user.
+    pub async fn set_user_password_hash(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> anyhow::Result<bool> {
+        let res = user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+            .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+            .filter(user::Column::Username.eq(username))
+            .exec(&self.db)
+            .await
+            .with_context(|| format!("failed to update the password of user {username:?}"))?;
+        Ok(res.rows_affected > 0)
+    }
+
+    /// Deletes the user and, through the foreign keys, its sessions, consents, grants and
+    /// the codes and refresh tokens issued under them. Access tokens issued under its grants
+    /// are added to the revocation list first. Returns false when there was no such user.
+    pub async fn delete_user(&self, username: &str) -> anyhow::Result<bool> {
+        let txn = self
+            .db
+            .begin()
+            .await
+            .context("failed to begin a transaction")?;
+        let Some(found) = user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .one(&txn)
+            .await
+            .with_context(|| format!("failed to look up user {username:?}"))?
+        else {
+            return Ok(false);
+        };
+        tokens::revoke_grant_access_tokens(&txn, grant::Column::UserId, &found.id, unix_now())
+            .await
+            .with_context(|| format!("failed to revoke access tokens of user {username:?}"))?;
+        let res = user::Entity::delete_by_id(found.id)
+            .exec(&txn)
+            .await
+            .with_context(|| format!("failed to delete user {username:?}"))?;
+        txn.commit()
+            .await
+            .with_context(|| format!("failed to commit deleting user {username:?}"))?;
+        Ok(res.rows_affected > 0)
+    }
+}

@@ -1,0 +1,181 @@
+//! GET/POST /authorize, POST /login, POST /consent: extract, call the protocol, map the
+//! next step to a page or a redirect.
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+
+use super::AppState;
+use super::pages::{
+    csrf_ok, csrf_token, error_page, form_action_source, redirect, render, session_cookie,
+    session_cookie_name,
+};
+use super::views::{ConsentView, LoginView, ScopeItem, describe_scope};
+use crate::oauth::authorize::{AuthorizeError, AuthorizeStep};
+use crate::oauth::interaction::LoginResult;
+use crate::oauth::{OAuthError, Params, Provider};
+
+const MAX_FORM: usize = 64 * 1024;
+
+pub async fn authorize_get(State(s): State<AppState>, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
+    authorize(&s, jar, q.unwrap_or_default()).await
+}
+
+pub async fn authorize_post(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_form(&headers) {
+        return error_page(&OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    match String::from_utf8(body.to_vec()) {
+        Ok(raw) if raw.len() <= MAX_FORM => authorize(&s, jar, raw).await,
+        _ => error_page(&OAuthError::invalid_request("the request body is not valid")),
+    }
+}
+
+async fn authorize(s: &AppState, jar: CookieJar, raw: String) -> Response {
+    let p = &s.provider;
+    let session = jar.get(session_cookie_name(p)).map(|c| c.value().to_owned());
+    match p.authorize(&raw, session.as_deref()).await {
+        Ok((step, ticket)) => step_response(p, jar, step, ticket, None),
+        Err(e) => authorize_error(e),
+    }
+}
+
+pub async fn login_post(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Bytes) -> Response {
+    let p = &s.provider;
+    let form = match form_params(&headers, &body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&e),
+    };
+    if !csrf_ok(p, &jar, form.get("csrf_token")) {
+        return csrf_failure();
+    }
+    let ticket = form.get("req").unwrap_or("").to_owned();
+    let old = jar.get(session_cookie_name(p)).map(|c| c.value().to_owned());
+    let result = p
+        .login(
+            &ticket,
+            form.get("username").unwrap_or(""),
+            form.get("password").unwrap_or(""),
+            old.as_deref(),
+        )
+        .await;
+    match result {
+        Ok(LoginResult::Failed(req)) => {
+            let (jar, csrf) = csrf_token(p, jar);
+            let view = LoginView {
+                client_name: Some(req.client_name().to_owned()),
+                error: Some("Incorrect username or password.".into()),
+                csrf_token: csrf,
+                req: ticket,
+                username: form.get("username").unwrap_or("").chars().take(64).collect(),
+            };
+            let action = form_action_source(req.redirect_uri.as_str());
+            (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
+        }
+        Ok(LoginResult::SignedIn { session_cookie: value, step }) => {
+            let jar = jar.add(session_cookie(p, value));
+            step_response(p, jar, step, ticket, None)
+        }
+        Err(e) => authorize_error(e),
+    }
+}
+
+pub async fn consent_post(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Bytes) -> Response {
+    let p = &s.provider;
+    let form = match form_params(&headers, &body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&e),
+    };
+    if !csrf_ok(p, &jar, form.get("csrf_token")) {
+        return csrf_failure();
+    }
+    let allow = match form.get("decision") {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return error_page(&OAuthError::invalid_request("choose Allow or Deny")),
+    };
+    let ticket = form.get("req").unwrap_or("").to_owned();
+    let session = jar.get(session_cookie_name(p)).map(|c| c.value().to_owned());
+    match p.consent(&ticket, session.as_deref(), allow).await {
+        Ok(step) => step_response(p, jar, step, ticket, None),
+        Err(e) => authorize_error(e),
+    }
+}
+
+fn step_response(p: &Provider, jar: CookieJar, step: AuthorizeStep, ticket: String, error: Option<String>) -> Response {
+    match step {
+        AuthorizeStep::Redirect(url) => (jar, redirect(&url)).into_response(),
+        AuthorizeStep::Login(req) => {
+            let (jar, csrf) = csrf_token(p, jar);
+            let view = LoginView {
+                client_name: Some(req.client_name().to_owned()),
+                error,
+                csrf_token: csrf,
+                req: ticket,
+                username: req.login_hint.clone().unwrap_or_default(),
+            };
+            let action = form_action_source(req.redirect_uri.as_str());
+            (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
+        }
+        AuthorizeStep::Consent {
+            request,
+            user,
+            to_approve,
+            previously_approved,
+        } => {
+            let (jar, csrf) = csrf_token(p, jar);
+            let view = ConsentView {
+                client_name: request.client_name().to_owned(),
+                user_display: user.name.clone().unwrap_or_else(|| user.username.clone()),
+                scopes: to_approve
+                    .iter()
+                    .map(|s| ScopeItem {
+                        name: s.as_str().to_owned(),
+                        description: describe_scope(s.as_str()),
+                    })
+                    .collect(),
+                new_scopes_only: previously_approved,
+                csrf_token: csrf,
+                req: ticket,
+            };
+            let action = form_action_source(request.redirect_uri.as_str());
+            (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
+        }
+    }
+}
+
+fn authorize_error(e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page(e) => error_page(&e),
+        AuthorizeError::Redirect(url) => redirect(&url),
+    }
+}
+
+fn csrf_failure() -> Response {
+    let mut resp = error_page(&OAuthError::invalid_request(
+        "this form has expired or did not come from Latchkey; go back to the application and try again",
+    ));
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    resp
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+fn form_params(headers: &HeaderMap, body: &Bytes) -> Result<Params, OAuthError> {
+    if !is_form(headers) {
+        return Err(OAuthError::invalid_request("the body must be a form"));
+    }
+    if body.len() > MAX_FORM {
+        return Err(OAuthError::invalid_request("the form is too large"));
+    }
+    Params::parse(body)
+}

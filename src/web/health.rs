@@ -1,0 +1,19 @@
+//! GET /healthz (the process answers) and /readyz (the database answers).
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::AppState;
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
+    match s.readiness.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n"),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! HTTP: the axum router, one small file per endpoint, extractors and the mapping of
+//! protocol errors to responses. Handlers extract, call `oauth::Provider`, and map; no
+//! protocol decisions are made here.
+mod assets;
+mod authorize;
+mod discovery;
+mod error;
+mod extract;
+mod health;
+mod jwks;
+mod pages;
+mod token;
+mod userinfo;
+mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::oauth::Provider;
+use crate::oauth::ports::Readiness;
+
+pub use error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub provider: Arc<Provider>,
+    pub readiness: Arc<dyn Readiness>,
+}
+
+/// Browser apps (public clients) call these cross-origin; no cookies are involved, so any
+/// origin may (RFC 8252-style SPAs, OpenID Connect discovery from the browser).
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600))
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::oauth_authorization_server),
+        )
+        .route("/jwks", get(jwks::jwks))
+        .route("/token", post(token::token))
+        .route("/revoke", post(token::revoke))
+        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .layer(cors());
+    Router::new()
+        .merge(api)
+        .route("/introspect", post(token::introspect))
+        .route(
+            "/authorize",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route("/login", post(authorize::login_post))
+        .route("/consent", post(authorize::consent_post))
+        .route("/static/{file}", get(assets::asset))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(TraceLayer::new_for_http())
+}

@@ -1,0 +1,154 @@
+//! HTML responses: rendering a view with the security headers every page carries, the
+//! session and CSRF cookies, and the human error page.
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+
+use super::views::ErrorView;
+use crate::crypto::{ct_eq, random_token};
+use crate::oauth::{OAuthError, Provider};
+
+const CSRF_COOKIE: &str = "latchkey_csrf";
+
+/// Cookie names; with https the `__Host-` prefix pins them to this origin (RFC 6265bis
+/// section 4.1.3.2).
+pub fn session_cookie_name(p: &Provider) -> &'static str {
+    if p.settings.is_https() {
+        "__Host-latchkey_session"
+    } else {
+        "latchkey_session"
+    }
+}
+
+fn csrf_cookie_name(p: &Provider) -> String {
+    if p.settings.is_https() {
+        format!("__Host-{CSRF_COOKIE}")
+    } else {
+        CSRF_COOKIE.to_owned()
+    }
+}
+
+fn cookie(p: &Provider, name: String, value: String, max_age: i64) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .secure(p.settings.is_https())
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(time::Duration::seconds(max_age))
+        .build()
+}
+
+pub fn session_cookie(p: &Provider, value: String) -> Cookie<'static> {
+    cookie(
+        p,
+        session_cookie_name(p).to_owned(),
+        value,
+        p.settings.tokens.session_ttl as i64,
+    )
+}
+
+/// The CSRF token for a form: a keyed hash of a random per-browser cookie, so a page on
+/// another site can neither read nor forge it (double-submit, signed).
+pub fn csrf_token(p: &Provider, jar: CookieJar) -> (CookieJar, String) {
+    let name = csrf_cookie_name(p);
+    let (jar, value) = match jar.get(&name).map(|c| c.value().to_owned()) {
+        Some(v) if !v.is_empty() && v.len() <= 128 => (jar, v),
+        _ => {
+            let v = random_token();
+            let c = cookie(p, name, v.clone(), p.settings.tokens.interaction_ttl as i64 * 24);
+            (jar.add(c), v)
+        }
+    };
+    let token = p.hasher.hash(&format!("csrf\n{value}"));
+    (jar, token)
+}
+
+pub fn csrf_ok(p: &Provider, jar: &CookieJar, presented: Option<&str>) -> bool {
+    let Some(presented) = presented else {
+        return false;
+    };
+    let Some(cookie) = jar.get(&csrf_cookie_name(p)) else {
+        return false;
+    };
+    let expected = p.hasher.hash(&format!("csrf\n{}", cookie.value()));
+    ct_eq(expected.as_bytes(), presented.as_bytes())
+}
+
+/// `form-action` must allow the client's redirect URI: browsers apply it to the redirect
+/// that follows a form submission.
+pub fn form_action_source(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => u.origin().ascii_serialization(),
+        Ok(u) => format!("{}:", u.scheme()),
+        Err(_) => String::new(),
+    }
+}
+
+/// Renders a page with CSP, framing, referrer and caching headers.
+pub fn render<T: Template>(status: StatusCode, view: &T, form_action_extra: Option<&str>) -> Response {
+    let body = match view.render() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let form_action = match form_action_extra {
+        Some(extra) if !extra.is_empty() => format!("'self' {extra}"),
+        _ => "'self'".to_owned(),
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut resp = (status, Html(body)).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The human error page for requests that cannot be sent back to a client.
+pub fn error_page(err: &OAuthError) -> Response {
+    let (status, title, message) = match err {
+        OAuthError::Internal(cause) => {
+            tracing::error!(error = format!("{cause:#}"), "authorization request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Latchkey could not complete this request. Please try again later.".to_owned(),
+            )
+        }
+        other => (
+            StatusCode::BAD_REQUEST,
+            "This sign-in request is not valid",
+            other
+                .description()
+                .unwrap_or_else(|| other.code().to_owned()),
+        ),
+    };
+    render(
+        status,
+        &ErrorView {
+            title: title.to_owned(),
+            message,
+            status: status.as_u16(),
+        },
+        None,
+    )
+}
+
+pub fn redirect(url: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(url) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,41 @@
+//! POST /token (RFC 6749 section 3.2), /introspect (RFC 7662), /revoke (RFC 7009).
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::OAuthForm;
+
+fn no_store(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+pub async fn token(State(s): State<AppState>, form: OAuthForm) -> Result<Response, ApiError> {
+    let provider = Arc::clone(&s.provider);
+    let resp = provider
+        .token(form.authorization.as_deref(), &form.params)
+        .await?;
+    Ok(no_store(Json(resp).into_response()))
+}
+
+pub async fn introspect(State(s): State<AppState>, form: OAuthForm) -> Result<Response, ApiError> {
+    let info = s
+        .provider
+        .introspect(form.authorization.as_deref(), &form.params)
+        .await?;
+    Ok(no_store(Json(info).into_response()))
+}
+
+pub async fn revoke(State(s): State<AppState>, form: OAuthForm) -> Result<Response, ApiError> {
+    s.provider
+        .revoke(form.authorization.as_deref(), &form.params)
+        .await?;
+    Ok(no_store(().into_response()))
+}

@@ -1,0 +1,124 @@
+//! The operator CLI, run as a real process against the test database.
+use std::process::{Command, Output};
+
+use crate::helpers::{TestDb, spawn_app_on};
+
+fn latchkey(db: &TestDb, master: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .env("LATCHKEY_DATABASE_URL", &db.url)
+        .env("LATCHKEY_MASTER_KEY", master)
+        .env_remove("LATCHKEY_CONFIG")
+        .output()
+        .expect("run latchkey")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn created_client_gets_a_token_with_the_printed_secret() {
+    let db = TestDb::new().await;
+    let master = latchkey::crypto::MasterKey::generate().to_base64();
+    let out = latchkey(
+        &db,
+        &master,
+        &["clients", "create", "--id", "svc", "--grant-type", "client_credentials", "--scope", "read write"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let secret = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client_secret:"))
+        .expect("secret printed")
+        .trim()
+        .to_owned();
+
+    let list = latchkey(&db, &master, &["clients", "list"]);
+    assert!(stdout(&list).contains("svc"));
+    let show = latchkey(&db, &master, &["clients", "show", "svc"]);
+    assert!(show.status.success());
+    assert!(!stdout(&show).contains(&secret), "show must never print the secret");
+
+    let app = spawn_app_on(db, master, |_| {}).await;
+    let token = app.client_credentials_token("svc", &secret, "&scope=read").await;
+    assert_eq!(token["scope"], "read");
+}
+
+#[tokio::test]
+async fn invalid_input_fails_with_one_line_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let master = latchkey::crypto::MasterKey::generate().to_base64();
+    let ok = latchkey(&db, &master, &["clients", "create", "--id", "first", "--grant-type", "client_credentials"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    let cases: &[&[&str]] = &[
+        &["clients", "create", "--id", "x", "--grant-type", "password"],
+        &["clients", "create", "--id", "x", "--redirect-uri", "https://app.example/cb#frag"],
+        &["clients", "create", "--id", "x", "--redirect-uri", "not a url"],
+        &["clients", "create", "--id", "first", "--grant-type", "client_credentials"],
+        &["clients", "create", "--id", "x", "--auth-method", "private_key_jwt", "--jwks-uri", "ftp://x"],
+        &["clients", "delete", "nobody"],
+    ];
+    for args in cases {
+        let out = latchkey(&db, &master, args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error:"), "{err}");
+    }
+    let list = stdout(&latchkey(&db, &master, &["clients", "list"]));
+    assert!(list.contains("first"));
+    assert!(!list.contains(" x "), "{list}");
+    assert!(!list.lines().any(|l| l.split_whitespace().next() == Some("x")), "{list}");
+}
+
+#[tokio::test]
+async fn users_and_keys_commands_work() {
+    let db = TestDb::new().await;
+    let master = latchkey::crypto::MasterKey::generate().to_base64();
+    let out = latchkey(
+        &db,
+        &master,
+        &["users", "create", "--username", "alice", "--password", "correct horse battery", "--email", "alice@example.com"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dup = latchkey(&db, &master, &["users", "create", "--username", "alice", "--password", "another password"]);
+    assert!(!dup.status.success());
+    assert!(stdout(&latchkey(&db, &master, &["users", "list"])).contains("alice"));
+
+    let keys = latchkey(&db, &master, &["keys", "list"]);
+    assert!(keys.status.success(), "{}", stderr(&keys));
+    let rotate = latchkey(&db, &master, &["keys", "rotate"]);
+    assert!(rotate.status.success(), "{}", stderr(&rotate));
+    let listed = stdout(&latchkey(&db, &master, &["keys", "list"]));
+    assert!(listed.contains("retired"), "{listed}");
+
+    let del = latchkey(&db, &master, &["users", "delete", "alice"]);
+    assert!(del.status.success());
+    assert!(!stdout(&latchkey(&db, &master, &["users", "list"])).contains("alice"));
+}
+
+#[tokio::test]
+async fn wrong_master_key_fails_loudly() {
+    let db = TestDb::new().await;
+    let master = latchkey::crypto::MasterKey::generate().to_base64();
+    assert!(latchkey(&db, &master, &["keys", "rotate"]).status.success());
+    let other = latchkey::crypto::MasterKey::generate().to_base64();
+    let out = latchkey(&db, &other, &["keys", "list"]);
+    let _ = out;
+    let app = std::panic::AssertUnwindSafe(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut s = latchkey::config::Settings::default();
+        s.database_url = secrecy::SecretString::from(db.url.clone());
+        s.master_key = Some(secrecy::SecretString::from(other.clone()));
+        latchkey::startup::Application::build_with_listener(s, listener).await
+    })
+    .await;
+    assert!(app.is_err(), "a server must not start with the wrong master key");
+}

@@ -1,0 +1,112 @@
+//! Malformed, oversized, duplicated or otherwise bad requests get RFC 6749 section 5.2 JSON
+//! with the right status, never a panic or a 500.
+use crate::helpers::{assert_oauth_error, spawn_app};
+
+#[tokio::test]
+async fn missing_grant_type_is_invalid_request() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    let resp = app.post_form("/token", "scope=a", Some(("svc", &secret))).await;
+    assert_oauth_error(resp, 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn unknown_grant_type_is_unsupported_grant_type() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    for g in ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"] {
+        let resp = app
+            .post_form("/token", &format!("grant_type={g}"), Some(("svc", &secret)))
+            .await;
+        assert_oauth_error(resp, 400, "unsupported_grant_type").await;
+    }
+}
+
+#[tokio::test]
+async fn duplicated_parameters_are_invalid_request() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &["a"]).await;
+    for body in [
+        "grant_type=client_credentials&grant_type=client_credentials",
+        "grant_type=client_credentials&scope=a&scope=a",
+    ] {
+        let resp = app.post_form("/token", body, Some(("svc", &secret))).await;
+        assert_oauth_error(resp, 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn oversized_body_and_parameters_are_invalid_request() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    let huge = format!("grant_type=client_credentials&scope={}", "a".repeat(200_000));
+    let resp = app.post_form("/token", &huge, Some(("svc", &secret))).await;
+    assert_oauth_error(resp, 400, "invalid_request").await;
+    let long = format!("grant_type=client_credentials&scope={}", "a".repeat(5000));
+    let resp = app.post_form("/token", &long, Some(("svc", &secret))).await;
+    assert_oauth_error(resp, 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn malformed_encoding_and_wrong_content_type_are_invalid_request() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    for body in ["grant_type=client_credentials&scope=%zz", "grant_type=%ff%fe"] {
+        let resp = app.post_form("/token", body, Some(("svc", &secret))).await;
+        assert_oauth_error(resp, 400, "invalid_request").await;
+    }
+    let resp = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("svc", Some(&secret))
+        .json(&serde_json::json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn two_authentication_methods_at_once_are_invalid_request() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    let body = format!("grant_type=client_credentials&client_id=svc&client_secret={secret}");
+    let resp = app.post_form("/token", &body, Some(("svc", &secret))).await;
+    assert_oauth_error(resp, 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn malformed_basic_header_is_invalid_client_401() {
+    let app = spawn_app().await;
+    for header in ["Basic !!!notbase64", "Basic Zm9v", "Bearer abc", "Basic "] {
+        let resp = app
+            .http
+            .post(app.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", header)
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.headers().contains_key("www-authenticate"));
+        assert_oauth_error(resp, 401, "invalid_client").await;
+    }
+}
+
+#[tokio::test]
+async fn get_on_token_endpoint_is_not_allowed_and_unknown_paths_404() {
+    let app = spawn_app().await;
+    let resp = app.http.get(app.url("/token")).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    let resp = app.http.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let resp = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}

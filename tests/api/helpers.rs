@@ -1,0 +1,241 @@
+use std::sync::Arc;
+
+use latchkey::admin::clients::NewClient;
+use latchkey::config::Settings;
+use latchkey::crypto::MasterKey;
+use latchkey::startup::Application;
+use latchkey::store::Store;
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+use serde_json::Value;
+
+/// A running server on a fresh database.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub settings: Settings,
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub master_key: String,
+    pub provider: Arc<latchkey::oauth::Provider>,
+    pub db: TestDb,
+}
+
+/// The database of one test: a temporary SQLite file, or a PostgreSQL database created
+/// for this test and dropped afterwards.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        match std::env::var("LATCHKEY_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
+                let conn = Database::connect(&admin_url)
+                    .await
+                    .expect("connect to LATCHKEY_TEST_DATABASE_URL");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                conn.close().await.ok();
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .expect("database URL has a path");
+                Self {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    pg: Some((admin_url, name)),
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/latchkey.db?mode=rwc", dir.path().display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg.take() {
+            // Drop runs inside the test's runtime; use a thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(conn) = Database::connect(&admin_url).await {
+                        let _ = conn
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = conn.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDb::new().await;
+    let master_key = MasterKey::generate().to_base64();
+    spawn_app_on(db, master_key, configure).await
+}
+
+/// Starts a server on an existing database (e.g. one the CLI wrote to).
+pub async fn spawn_app_on(
+    db: TestDb,
+    master_key: String,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let port = listener.local_addr().unwrap().port();
+    let mut settings = Settings::default();
+    settings.listen = listener.local_addr().unwrap();
+    settings.issuer = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    settings.database_url = SecretString::from(db.url.clone());
+    settings.database_max_connections = 5;
+    settings.master_key = Some(SecretString::from(master_key.clone()));
+    settings.keys.reload_interval = 1;
+    configure(&mut settings);
+    let app = Application::build_with_listener(settings.clone(), listener)
+        .await
+        .expect("failed to build the application");
+    let store = app.store.clone();
+    let provider = app.provider.clone();
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        settings,
+        store,
+        http,
+        master_key,
+        provider,
+        db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Registers a confidential client_credentials client and returns its generated secret.
+    pub async fn create_service_client(&self, id: &str, scopes: &[&str]) -> String {
+        self.create_client(NewClient {
+            id: id.into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
+        .await
+        .expect("generated secret")
+    }
+
+    /// Registers any client; returns the generated secret, if one was generated.
+    pub async fn create_client(&self, new: NewClient) -> Option<String> {
+        latchkey::admin::clients::create(&self.store, new)
+            .await
+            .expect("create client")
+            .generated_secret
+    }
+
+    pub async fn post_form(
+        &self,
+        path: &str,
+        body: &str,
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some((u, p)) = basic {
+            req = req.basic_auth(u, Some(p));
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Gets a client_credentials token with client_secret_basic; returns the raw response JSON.
+    pub async fn client_credentials_token(&self, id: &str, secret: &str, extra: &str) -> Value {
+        let body = format!("grant_type=client_credentials{extra}");
+        let resp = self.post_form("/token", &body, Some((id, secret))).await;
+        assert_eq!(resp.status(), 200, "token request failed");
+        resp.json().await.unwrap()
+    }
+
+    pub async fn introspect(&self, token: &str, caller: (&str, &str)) -> Value {
+        let body = format!("token={}", urlencode(token));
+        let resp = self.post_form("/introspect", &body, Some(caller)).await;
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
+    pub async fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+        self.http
+            .get(self.url("/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Verifies a JWT with the `jsonwebtoken` crate against the published JWKS, independently
+    /// of the server's own code. Returns (header, claims).
+    pub async fn verify_jwt(&self, token: &str, audience: &str) -> (jsonwebtoken::Header, Value) {
+        let header = jsonwebtoken::decode_header(token).expect("JWT header");
+        let jwks = self.jwks().await;
+        let kid = header.kid.clone().expect("kid in header");
+        let jwk = jwks.find(&kid).expect("kid published in JWKS");
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("decoding key");
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[self.address.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "iat"]);
+        let data = jsonwebtoken::decode::<Value>(token, &key, &validation).expect("JWT verifies");
+        (data.header, data.claims)
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The OAuth error JSON of a response, asserting status and `error` code.
+pub async fn assert_oauth_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "unexpected status");
+    assert_eq!(
+        resp.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body: Value = resp.json().await.expect("JSON error body");
+    assert_eq!(body["error"], code, "body: {body}");
+    body
+}

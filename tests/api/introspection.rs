@@ -1,0 +1,118 @@
+//! RFC 7662: authenticated clients learn whether a token is live.
+use latchkey::admin::clients::NewClient;
+use oauth2::basic::BasicClient;
+use oauth2::{AccessToken, ClientId, ClientSecret, IntrospectionUrl, TokenIntrospectionResponse, TokenUrl};
+
+use crate::helpers::{assert_oauth_error, spawn_app, spawn_app_with, urlencode};
+
+#[tokio::test]
+async fn live_token_is_active_with_its_claims_via_the_oauth2_client() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &["read"]).await;
+    let rs_secret = app.create_service_client("resource-server", &[]).await;
+    let token = app.client_credentials_token("svc", &secret, "").await;
+    let token = token["access_token"].as_str().unwrap();
+
+    let rs = BasicClient::new(ClientId::new("resource-server".into()))
+        .set_client_secret(ClientSecret::new(rs_secret))
+        .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
+        .set_introspection_url(IntrospectionUrl::new(app.url("/introspect")).unwrap());
+    let http = oauth2::reqwest::ClientBuilder::new()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let info = rs
+        .introspect(&AccessToken::new(token.into()))
+        .request_async(&http)
+        .await
+        .expect("introspection");
+
+    assert!(info.active());
+    assert_eq!(info.client_id().unwrap().as_str(), "svc");
+    assert_eq!(info.sub(), Some("svc"));
+    assert_eq!(info.scopes().unwrap()[0].as_str(), "read");
+    assert_eq!(info.iss(), Some(app.address.as_str()));
+    assert!(info.exp().is_some());
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_tokens_are_inactive() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("rs", &[]).await;
+    let forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.";
+    for token in ["garbage", "a.b.c", forged, &"x".repeat(3000)] {
+        let info = app.introspect(token, ("rs", &secret)).await;
+        assert_eq!(info, serde_json::json!({"active": false}), "{token}");
+    }
+}
+
+#[tokio::test]
+async fn tampered_token_is_inactive() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &["read"]).await;
+    let token = app.client_credentials_token("svc", &secret, "").await;
+    let token = token["access_token"].as_str().unwrap();
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let claims = latchkey::crypto::b64url_decode(&parts[1]).unwrap();
+    let tampered = String::from_utf8(claims).unwrap().replace("read", "admin");
+    parts[1] = latchkey::crypto::b64url(tampered.as_bytes());
+    let info = app.introspect(&parts.join("."), ("svc", &secret)).await;
+    assert_eq!(info["active"], false);
+}
+
+#[tokio::test]
+async fn expired_token_is_inactive() {
+    let app = spawn_app_with(|s| s.tokens.access_token_ttl = 1).await;
+    let secret = app.create_service_client("svc", &[]).await;
+    let token = app.client_credentials_token("svc", &secret, "").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let info = app
+        .introspect(token["access_token"].as_str().unwrap(), ("svc", &secret))
+        .await;
+    assert_eq!(info["active"], false);
+}
+
+#[tokio::test]
+async fn tokens_of_a_deleted_client_are_inactive() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    let rs = app.create_service_client("rs", &[]).await;
+    let token = app.client_credentials_token("svc", &secret, "").await;
+    latchkey::admin::clients::delete(&app.store, "svc").await.unwrap();
+    let info = app
+        .introspect(token["access_token"].as_str().unwrap(), ("rs", &rs))
+        .await;
+    assert_eq!(info["active"], false);
+}
+
+#[tokio::test]
+async fn introspection_requires_client_authentication() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    let token = app.client_credentials_token("svc", &secret, "").await;
+    let body = format!("token={}", urlencode(token["access_token"].as_str().unwrap()));
+    let resp = app.post_form("/introspect", &body, None).await;
+    assert_oauth_error(resp, 401, "invalid_client").await;
+    let resp = app
+        .post_form("/introspect", &body, Some(("svc", "wrong-secret-xxxxxxxx")))
+        .await;
+    assert_oauth_error(resp, 401, "invalid_client").await;
+    let resp = app.post_form("/introspect", "", Some(("svc", &secret))).await;
+    assert_oauth_error(resp, 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn public_clients_may_not_introspect() {
+    let app = spawn_app().await;
+    app.create_client(NewClient {
+        id: "spa".into(),
+        public: true,
+        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+        ..Default::default()
+    })
+    .await;
+    let resp = app
+        .post_form("/introspect", "token=abc&client_id=spa", None)
+        .await;
+    assert_oauth_error(resp, 400, "unauthorized_client").await;
+}

@@ -1,0 +1,19 @@
+//! The one integration-test binary: every test starts the real server on port 0 with a
+//! fresh database (SQLite by default, PostgreSQL when LATCHKEY_TEST_DATABASE_URL is set)
+//! and talks to it over HTTP as a real client would.
+mod helpers;
+
+mod cli;
+mod client_credentials;
+mod discovery;
+mod error_responses;
+mod introspection;
+mod keys;
+mod private_key_jwt;
+mod revocation;
+mod flow;
+
+mod authorization_code_flow;
+mod authorization_errors;
+mod refresh_rotation;
+mod sessions_and_consent;
