@@ -63,6 +63,12 @@ impl RemoteJwksCache {
         Self::with_client(http)
     }
 
+    /// Sets the shortest interval between two fetches of one URI forced by an unknown key.
+    pub fn with_min_refetch(mut self, min_refetch: Duration) -> Self {
+        self.min_refetch = min_refetch;
+        self
+    }
+
     /// A cache using `http`, which should have a timeout.
     pub fn with_client(http: reqwest::Client) -> Self {
         Self {

@@ -63,6 +63,9 @@ impl Provider {
         hasher: SecretHasher,
     ) -> Self {
         let issuer = settings.issuer_str();
+        let remote_jwks = RemoteJwksCache::new().with_min_refetch(std::time::Duration::from_secs(
+            settings.keys.client_jwks_min_refetch,
+        ));
         Self {
             settings,
             clients: ports.clients,
@@ -74,7 +77,7 @@ impl Provider {
             grants: ports.grants,
             keys,
             passwords: PasswordHasher::default(),
-            remote_jwks: Arc::new(RemoteJwksCache::new()),
+            remote_jwks: Arc::new(remote_jwks),
             hasher,
             issuer,
         }

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use url::Url;
 
+use super::DbResultExt;
 use super::entities::client;
 use super::{Store, StoreError, tokens, unix_now, write_error};
 use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
@@ -35,7 +36,7 @@ impl Store {
         let row = client::Entity::find_by_id(id.as_str().to_owned())
             .one(&self.db)
             .await
-            .with_context(|| format!("failed to load client {id}"))?;
+            .with_db_context(|| format!("failed to load client {id}"))?;
         row.map(from_row).transpose()
     }
 
@@ -45,7 +46,7 @@ impl Store {
             .order_by_asc(client::Column::Id)
             .all(&self.db)
             .await
-            .context("failed to list clients")?;
+            .db_context("failed to list clients")?;
         rows.into_iter().map(from_row).collect()
     }
 
@@ -58,7 +59,7 @@ impl Store {
             .db
             .begin()
             .await
-            .context("failed to begin a transaction")?;
+            .db_context("failed to begin a transaction")?;
         tokens::revoke_grant_access_tokens(
             &txn,
             super::entities::grant::Column::ClientId,
@@ -70,10 +71,10 @@ impl Store {
         let res = client::Entity::delete_by_id(id.as_str().to_owned())
             .exec(&txn)
             .await
-            .with_context(|| format!("failed to delete client {id}"))?;
+            .with_db_context(|| format!("failed to delete client {id}"))?;
         txn.commit()
             .await
-            .with_context(|| format!("failed to commit deleting client {id}"))?;
+            .with_db_context(|| format!("failed to commit deleting client {id}"))?;
         Ok(res.rows_affected > 0)
     }
 
@@ -90,7 +91,7 @@ impl Store {
             .filter(client::Column::Id.eq(id.as_str()))
             .exec(&self.db)
             .await
-            .with_context(|| format!("failed to update the secret of client {id}"))?;
+            .with_db_context(|| format!("failed to update the secret of client {id}"))?;
         Ok(res.rows_affected > 0)
     }
 }

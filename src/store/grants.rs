@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
+use super::DbResultExt;
 use super::entities::{authorization_code, grant, grant_access_token, refresh_token};
 use super::{Store, tokens};
 use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken};
@@ -26,7 +27,7 @@ impl GrantRepository for Store {
         grant::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .with_context(|| format!("failed to create grant for client {}", g.client_id))?;
+            .with_db_context(|| format!("failed to create grant for client {}", g.client_id))?;
         Ok(())
     }
 
@@ -34,7 +35,7 @@ impl GrantRepository for Store {
         let row = grant::Entity::find_by_id(id.to_owned())
             .one(&self.db)
             .await
-            .context("failed to look up a grant")?;
+            .db_context("failed to look up a grant")?;
         Ok(row.map(|m| Grant {
             id: m.id,
             client_id: m.client_id,
@@ -51,19 +52,19 @@ impl GrantRepository for Store {
             .db
             .begin()
             .await
-            .context("failed to begin a transaction")?;
+            .db_context("failed to begin a transaction")?;
         grant::Entity::update_many()
             .col_expr(grant::Column::RevokedAt, Expr::value(now))
             .filter(grant::Column::Id.eq(id))
             .filter(grant::Column::RevokedAt.is_null())
             .exec(&txn)
             .await
-            .context("failed to mark a grant revoked")?;
+            .db_context("failed to mark a grant revoked")?;
         refresh_token::Entity::delete_many()
             .filter(refresh_token::Column::GrantId.eq(id))
             .exec(&txn)
             .await
-            .context("failed to delete the refresh tokens of a grant")?;
+            .db_context("failed to delete the refresh tokens of a grant")?;
         // Consumed codes stay until they expire, so that a replayed code is still recognised
         // and revokes the grant again (RFC 6749 section 4.1.2).
         authorization_code::Entity::delete_many()
@@ -71,13 +72,13 @@ impl GrantRepository for Store {
             .filter(authorization_code::Column::ConsumedAt.is_null())
             .exec(&txn)
             .await
-            .context("failed to delete the unused codes of a grant")?;
+            .db_context("failed to delete the unused codes of a grant")?;
         tokens::revoke_grant_access_tokens(&txn, grant::Column::Id, id, now)
             .await
             .context("failed to revoke the access tokens of a grant")?;
         txn.commit()
             .await
-            .context("failed to commit revoking a grant")?;
+            .db_context("failed to commit revoking a grant")?;
         Ok(())
     }
 
@@ -100,7 +101,7 @@ impl GrantRepository for Store {
         authorization_code::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .with_context(|| format!("failed to store an authorization code for client {}", c.client_id))?;
+            .with_db_context(|| format!("failed to store an authorization code for client {}", c.client_id))?;
         Ok(())
     }
 
@@ -111,7 +112,7 @@ impl GrantRepository for Store {
         let row = authorization_code::Entity::find_by_id(code_hash.to_owned())
             .one(&self.db)
             .await
-            .context("failed to look up an authorization code")?;
+            .db_context("failed to look up an authorization code")?;
         Ok(row.map(|m| AuthorizationCode {
             code_hash: m.code_hash,
             grant_id: m.grant_id,
@@ -138,7 +139,7 @@ impl GrantRepository for Store {
             .filter(authorization_code::Column::ConsumedAt.is_null())
             .exec(&self.db)
             .await
-            .context("failed to consume an authorization code")?;
+            .db_context("failed to consume an authorization code")?;
         Ok(res.rows_affected == 1)
     }
 
@@ -157,7 +158,7 @@ impl GrantRepository for Store {
             .on_conflict_do_nothing()
             .exec_without_returning(&self.db)
             .await
-            .context("failed to record an access token of a grant")?;
+            .db_context("failed to record an access token of a grant")?;
         Ok(())
     }
 
@@ -176,7 +177,7 @@ impl GrantRepository for Store {
         refresh_token::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .with_context(|| format!("failed to store a refresh token for client {}", t.client_id))?;
+            .with_db_context(|| format!("failed to store a refresh token for client {}", t.client_id))?;
         Ok(())
     }
 
@@ -184,7 +185,7 @@ impl GrantRepository for Store {
         let row = refresh_token::Entity::find_by_id(token_hash.to_owned())
             .one(&self.db)
             .await
-            .context("failed to look up a refresh token")?;
+            .db_context("failed to look up a refresh token")?;
         Ok(row.map(|m| RefreshToken {
             token_hash: m.token_hash,
             grant_id: m.grant_id,
@@ -209,7 +210,7 @@ impl GrantRepository for Store {
             .filter(refresh_token::Column::RotatedAt.is_null())
             .exec(&self.db)
             .await
-            .context("failed to mark a refresh token rotated")?;
+            .db_context("failed to mark a refresh token rotated")?;
         Ok(res.rows_affected == 1)
     }
 }

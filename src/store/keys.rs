@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use super::DbResultExt;
 use super::Store;
 use super::entities::signing_key;
 use crate::domain::SigningAlg;
@@ -17,7 +18,7 @@ impl KeyRepository for Store {
             .order_by_asc(signing_key::Column::Kid)
             .all(&self.db)
             .await
-            .context("failed to list signing keys")?;
+            .db_context("failed to list signing keys")?;
         rows.into_iter()
             .map(|m| {
                 let alg = SigningAlg::parse(&m.alg)
@@ -46,7 +47,7 @@ impl KeyRepository for Store {
         signing_key::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .with_context(|| format!("failed to insert signing key {}", key.kid))?;
+            .with_db_context(|| format!("failed to insert signing key {}", key.kid))?;
         Ok(())
     }
 
@@ -63,7 +64,7 @@ impl KeyRepository for Store {
             .filter(signing_key::Column::Kid.ne(keep_kid))
             .exec(&self.db)
             .await
-            .with_context(|| format!("failed to retire {alg} signing keys"))?;
+            .with_db_context(|| format!("failed to retire {alg} signing keys"))?;
         Ok(())
     }
 
@@ -73,7 +74,7 @@ impl KeyRepository for Store {
             .filter(signing_key::Column::RetiredAt.lt(before))
             .exec(&self.db)
             .await
-            .context("failed to delete retired signing keys")?;
+            .db_context("failed to delete retired signing keys")?;
         Ok(res.rows_affected)
     }
 }

@@ -17,7 +17,6 @@ mod tests;
 
 use std::time::Duration;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
@@ -100,7 +99,7 @@ impl Store {
         }
         let db = Database::connect(opts)
             .await
-            .with_context(|| format!("failed to connect to the database {}", describe_url(url)))?;
+            .with_db_context(|| format!("failed to connect to the database {}", describe_url(url)))?;
         Ok(Store {
             db,
             hasher: SecretHasher::new(master),
@@ -116,27 +115,27 @@ impl Store {
                 .db
                 .begin()
                 .await
-                .context("failed to begin the migration transaction")?;
+                .db_context("failed to begin the migration transaction")?;
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
                 .await
-                .context("failed to take the migration lock")?;
+                .db_context("failed to take the migration lock")?;
             Migrator::up(&txn, None)
                 .await
-                .context("failed to apply database migrations")?;
+                .db_context("failed to apply database migrations")?;
             txn.commit()
                 .await
-                .context("failed to commit database migrations")?;
+                .db_context("failed to commit database migrations")?;
         } else {
             Migrator::up(&self.db, None)
                 .await
-                .context("failed to apply database migrations")?;
+                .db_context("failed to apply database migrations")?;
         }
         Ok(())
     }
 
     /// Readiness check: one round trip to the database.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        self.db.ping().await.context("the database did not answer")
+        self.db.ping().await.db_context("the database did not answer")
     }
 
     /// Closes the pool, letting SQLite checkpoint its write-ahead log.
@@ -144,7 +143,7 @@ impl Store {
         self.db
             .close()
             .await
-            .context("failed to close the database connection pool")
+            .db_context("failed to close the database connection pool")
     }
 
     /// The keyed hash used for client secrets and other high-entropy secrets at rest.
@@ -188,12 +187,42 @@ fn describe_url(url: &str) -> String {
     }
 }
 
+/// `DbErr` repeats its source inside its own message, so `{:#}` would print the cause
+/// twice. These turn it into a message-only error before adding context.
+pub(crate) trait DbResultExt<T> {
+    fn db_context<C>(self, context: C) -> anyhow::Result<T>
+    where
+        C: std::fmt::Display + Send + Sync + 'static;
+
+    fn with_db_context<C, F>(self, f: F) -> anyhow::Result<T>
+    where
+        C: std::fmt::Display + Send + Sync + 'static,
+        F: FnOnce() -> C;
+}
+
+impl<T> DbResultExt<T> for Result<T, DbErr> {
+    fn db_context<C>(self, context: C) -> anyhow::Result<T>
+    where
+        C: std::fmt::Display + Send + Sync + 'static,
+    {
+        self.map_err(|e| anyhow::anyhow!("{e}").context(context))
+    }
+
+    fn with_db_context<C, F>(self, f: F) -> anyhow::Result<T>
+    where
+        C: std::fmt::Display + Send + Sync + 'static,
+        F: FnOnce() -> C,
+    {
+        self.map_err(|e| anyhow::anyhow!("{e}").context(f()))
+    }
+}
+
 /// Maps a failed write to `StoreError::Duplicate` when a unique constraint rejected it.
 fn write_error(err: DbErr, what: impl FnOnce() -> String) -> StoreError {
     if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
         StoreError::Duplicate
     } else {
-        StoreError::Other(anyhow::Error::new(err).context(what()))
+        StoreError::Other(anyhow::anyhow!("{err}").context(what()))
     }
 }
 

@@ -1,10 +1,10 @@
 //! Browser sessions and remembered consents: the `SessionRepository` and
 //! `ConsentRepository` ports.
-use anyhow::Context;
 use async_trait::async_trait;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
+use super::DbResultExt;
 use super::entities::{consent, session};
 use super::{Store, unix_now};
 use crate::oauth::model::Session;
@@ -23,7 +23,7 @@ impl SessionRepository for Store {
         session::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .context("failed to create a session")?;
+            .db_context("failed to create a session")?;
         Ok(())
     }
 
@@ -32,7 +32,7 @@ impl SessionRepository for Store {
             .filter(session::Column::ExpiresAt.gt(now))
             .one(&self.db)
             .await
-            .context("failed to look up a session")?;
+            .db_context("failed to look up a session")?;
         Ok(row.map(|m| Session {
             id_hash: m.id_hash,
             user_id: m.user_id,
@@ -45,7 +45,7 @@ impl SessionRepository for Store {
         session::Entity::delete_by_id(id_hash.to_owned())
             .exec(&self.db)
             .await
-            .context("failed to delete a session")?;
+            .db_context("failed to delete a session")?;
         Ok(())
     }
 }
@@ -56,7 +56,7 @@ impl ConsentRepository for Store {
         let row = consent::Entity::find_by_id((user_id.to_owned(), client_id.to_owned()))
             .one(&self.db)
             .await
-            .with_context(|| format!("failed to look up consent for client {client_id}"))?;
+            .with_db_context(|| format!("failed to look up consent for client {client_id}"))?;
         Ok(row.map(|m| m.scope))
     }
 
@@ -82,7 +82,7 @@ impl ConsentRepository for Store {
             .on_conflict(on_conflict)
             .exec_without_returning(&self.db)
             .await
-            .with_context(|| format!("failed to save consent for client {client_id}"))?;
+            .with_db_context(|| format!("failed to save consent for client {client_id}"))?;
         Ok(())
     }
 }

@@ -2,13 +2,13 @@
 //! access-token revocation list, and the purge of expired rows.
 use std::collections::HashMap;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
 };
 
+use super::DbResultExt;
 use super::entities::{
     authorization_code, client_assertion_jti, grant, grant_access_token, refresh_token,
     revoked_token, session,
@@ -55,7 +55,7 @@ impl AssertionReplayCache for Store {
             .on_conflict(on_conflict)
             .exec_without_returning(&self.db)
             .await
-            .with_context(|| format!("failed to record the assertion jti of client {client_id}"))?;
+            .with_db_context(|| format!("failed to record the assertion jti of client {client_id}"))?;
 
         // Now and then, clear out expired entries so the table stays small. Any node may
         // do it; the DELETE is idempotent.
@@ -90,7 +90,7 @@ impl AccessTokenRevocations for Store {
             .on_conflict_do_nothing()
             .exec_without_returning(&self.db)
             .await
-            .context("failed to record a revoked access token")?;
+            .db_context("failed to record a revoked access token")?;
         Ok(())
     }
 
@@ -98,7 +98,7 @@ impl AccessTokenRevocations for Store {
         let row = revoked_token::Entity::find_by_id(jti.to_owned())
             .one(&self.db)
             .await
-            .context("failed to look up a revoked access token")?;
+            .db_context("failed to look up a revoked access token")?;
         Ok(row.is_some())
     }
 }
@@ -116,7 +116,7 @@ pub(super) async fn revoke_grant_access_tokens<C: ConnectionTrait>(
         .filter(column.eq(value))
         .all(conn)
         .await
-        .context("failed to load grants")?;
+        .db_context("failed to load grants")?;
     let client_of: HashMap<String, String> =
         grants.into_iter().map(|g| (g.id, g.client_id)).collect();
     let ids: Vec<&String> = client_of.keys().collect();
@@ -126,7 +126,7 @@ pub(super) async fn revoke_grant_access_tokens<C: ConnectionTrait>(
             .filter(grant_access_token::Column::ExpiresAt.gte(now))
             .all(conn)
             .await
-            .context("failed to load access tokens of grants")?;
+            .db_context("failed to load access tokens of grants")?;
         for batch in tokens.chunks(CHUNK) {
             let rows = batch.iter().map(|t| revoked_token::ActiveModel {
                 jti: Set(t.jti.clone()),
@@ -137,7 +137,7 @@ pub(super) async fn revoke_grant_access_tokens<C: ConnectionTrait>(
                 .on_conflict_do_nothing()
                 .exec_without_returning(conn)
                 .await
-                .context("failed to record revoked access tokens")?;
+                .db_context("failed to record revoked access tokens")?;
         }
     }
     Ok(())
@@ -149,37 +149,37 @@ pub(super) async fn purge_expired<C: ConnectionTrait>(conn: &C, now: i64) -> any
         .filter(revoked_token::Column::ExpiresAt.lt(now))
         .exec(conn)
         .await
-        .context("failed to purge revoked tokens")?
+        .db_context("failed to purge revoked tokens")?
         .rows_affected;
     total += client_assertion_jti::Entity::delete_many()
         .filter(client_assertion_jti::Column::ExpiresAt.lt(now))
         .exec(conn)
         .await
-        .context("failed to purge client assertion ids")?
+        .db_context("failed to purge client assertion ids")?
         .rows_affected;
     total += session::Entity::delete_many()
         .filter(session::Column::ExpiresAt.lt(now))
         .exec(conn)
         .await
-        .context("failed to purge sessions")?
+        .db_context("failed to purge sessions")?
         .rows_affected;
     total += authorization_code::Entity::delete_many()
         .filter(authorization_code::Column::ExpiresAt.lt(now))
         .exec(conn)
         .await
-        .context("failed to purge authorization codes")?
+        .db_context("failed to purge authorization codes")?
         .rows_affected;
     total += grant_access_token::Entity::delete_many()
         .filter(grant_access_token::Column::ExpiresAt.lt(now))
         .exec(conn)
         .await
-        .context("failed to purge grant access tokens")?
+        .db_context("failed to purge grant access tokens")?
         .rows_affected;
     total += refresh_token::Entity::delete_many()
         .filter(refresh_token::Column::ExpiresAt.lt(now))
         .exec(conn)
         .await
-        .context("failed to purge refresh tokens")?
+        .db_context("failed to purge refresh tokens")?
         .rows_affected;
     Ok(total)
 }

@@ -6,6 +6,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
+use super::DbResultExt;
 use super::entities::{grant, user};
 use super::{Store, StoreError, tokens, unix_now, write_error};
 use crate::oauth::model::User;
@@ -36,7 +37,7 @@ impl UserRepository for Store {
         let row = user::Entity::find_by_id(id.to_owned())
             .one(&self.db)
             .await
-            .with_context(|| format!("failed to look up user id {id:?}"))?;
+            .with_db_context(|| format!("failed to look up user id {id:?}"))?;
         Ok(row.map(to_user))
     }
 
@@ -45,7 +46,7 @@ impl UserRepository for Store {
             .filter(user::Column::Username.eq(username))
             .one(&self.db)
             .await
-            .with_context(|| format!("failed to look up user {username:?}"))?;
+            .with_db_context(|| format!("failed to look up user {username:?}"))?;
         Ok(row.map(to_user))
     }
 }
@@ -77,7 +78,7 @@ impl Store {
             .order_by_asc(user::Column::Username)
             .all(&self.db)
             .await
-            .context("failed to list users")?;
+            .db_context("failed to list users")?;
         Ok(rows
             .into_iter()
             .map(|m| UserRecord {
@@ -100,7 +101,7 @@ impl Store {
             .filter(user::Column::Username.eq(username))
             .exec(&self.db)
             .await
-            .with_context(|| format!("failed to update the password of user {username:?}"))?;
+            .with_db_context(|| format!("failed to update the password of user {username:?}"))?;
         Ok(res.rows_affected > 0)
     }
 
@@ -112,12 +113,12 @@ impl Store {
             .db
             .begin()
             .await
-            .context("failed to begin a transaction")?;
+            .db_context("failed to begin a transaction")?;
         let Some(found) = user::Entity::find()
             .filter(user::Column::Username.eq(username))
             .one(&txn)
             .await
-            .with_context(|| format!("failed to look up user {username:?}"))?
+            .with_db_context(|| format!("failed to look up user {username:?}"))?
         else {
             return Ok(false);
         };
@@ -127,10 +128,10 @@ impl Store {
         let res = user::Entity::delete_by_id(found.id)
             .exec(&txn)
             .await
-            .with_context(|| format!("failed to delete user {username:?}"))?;
+            .with_db_context(|| format!("failed to delete user {username:?}"))?;
         txn.commit()
             .await
-            .with_context(|| format!("failed to commit deleting user {username:?}"))?;
+            .with_db_context(|| format!("failed to commit deleting user {username:?}"))?;
         Ok(res.rows_affected > 0)
     }
 }

@@ -181,7 +181,7 @@ async fn a_secret_cannot_authenticate_a_private_key_jwt_client() {
 
 #[tokio::test]
 async fn keys_from_a_jwks_uri_are_fetched_and_refetched_after_rotation() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_with(|s| s.keys.client_jwks_min_refetch = 0).await;
     let first = ec_key("first");
     let second = ed_key("second");
     let served = std::sync::Arc::new(std::sync::Mutex::new(json!({"keys": [first.jwk.clone()]})));
