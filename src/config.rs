@@ -152,6 +152,18 @@ struct Defaults {
     log: LogSettings,
 }
 
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "issuer",
+    "listen",
+    "database_url",
+    "database_max_connections",
+    "master_key",
+    "master_key_file",
+    "tokens",
+    "keys",
+    "log",
+];
+
 impl Settings {
     /// Defaults < TOML file (when given) < `LATCHKEY_*` environment variables.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
@@ -173,7 +185,12 @@ impl Settings {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("LATCHKEY_").split("__"));
+        // Only the settings' own keys: other LATCHKEY_* variables (LATCHKEY_CONFIG, test
+        // harness variables) are not configuration.
+        fig = fig.merge(Env::prefixed("LATCHKEY_").split("__").filter(|key| {
+            let top = key.as_str().split(|c| c == '.').next().unwrap_or("").to_ascii_lowercase();
+            TOP_LEVEL_KEYS.contains(&top.as_str())
+        }));
         let settings: Settings = fig.extract().context("invalid configuration")?;
         settings.validate()?;
         Ok(settings)

@@ -118,12 +118,12 @@ pub async fn run(cmd: ClientsCommand, store: &Store) -> anyhow::Result<()> {
         }
         ClientsCommand::Delete { id } => {
             clients::delete(store, &id).await.map_err(admin_err)?;
-            println!("deleted client {id}");
+            out!("deleted client {id}");
             Ok(())
         }
         ClientsCommand::RotateSecret { id } => {
             let secret = clients::rotate_secret(store, &id).await.map_err(admin_err)?;
-            println!("rotated the secret of client {id}; the old secret no longer works");
+            out!("rotated the secret of client {id}; the old secret no longer works");
             print_secret(&secret);
             Ok(())
         }
@@ -156,7 +156,7 @@ async fn create(args: CreateArgs, store: &Store) -> anyhow::Result<()> {
         no_pkce: args.no_pkce,
     };
     let created = clients::create(store, new).await.map_err(admin_err)?;
-    println!("created client {}", created.client.id);
+    out!("created client {}", created.client.id);
     print_client(&created.client);
     if let Some(secret) = &created.generated_secret {
         print_secret(secret);
@@ -165,9 +165,9 @@ async fn create(args: CreateArgs, store: &Store) -> anyhow::Result<()> {
 }
 
 fn print_secret(secret: &str) {
-    println!();
-    println!("client_secret: {secret}");
-    println!("note: this secret is shown only now and is stored only as a hash; keep it safe.");
+    out!();
+    out!("client_secret: {secret}");
+    out!("note: this secret is shown only now and is stored only as a hash; keep it safe.");
 }
 
 fn print_client(c: &Client) {

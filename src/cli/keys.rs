@@ -30,7 +30,8 @@ pub async fn run(
     match cmd {
         KeysCommand::List => {
             let ring = KeyRing::load(Arc::new(store.clone()), master, retention).await?;
-            let keys = ring.list();
+            let mut keys = ring.list();
+            keys.sort_by(|a, b| (a.created_at, a.alg).cmp(&(b.created_at, b.alg)));
             let rows: Vec<Vec<String>> = keys
                 .iter()
                 .map(|k| {
@@ -51,9 +52,9 @@ pub async fn run(
         KeysCommand::Rotate => {
             let new = crate::keys::rotate_keys(store, &master, retention).await?;
             for k in &new {
-                println!("new signing key {} ({})", k.kid, k.alg);
+                out!("new signing key {} ({})", k.kid, k.alg);
             }
-            println!(
+            out!(
                 "running servers switch to the new keys within {} s (keys.reload_interval)",
                 settings.keys.reload_interval
             );

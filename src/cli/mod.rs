@@ -5,6 +5,17 @@
 //! `sqlite://` file just works) and closes it again. Errors come back to `main` as one
 //! `anyhow::Error`, printed as a single `error: ...` line with exit status 1; clap itself
 //! exits with status 2 on usage errors.
+/// `println!` that ends the process quietly when the reader has gone away (`| head`)
+/// instead of panicking on the broken pipe.
+macro_rules! out {
+    () => {
+        $crate::cli::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_line(format_args!($($arg)*))
+    };
+}
+
 mod clients;
 mod keys;
 mod output;
@@ -86,7 +97,7 @@ async fn run_admin(command: Command, settings: &Settings) -> anyhow::Result<()> 
     let result = match command {
         Command::Serve => unreachable!("serve is handled by run"),
         Command::Migrate => {
-            println!("database schema is up to date");
+            out!("database schema is up to date");
             Ok(())
         }
         Command::Clients(cmd) => clients::run(cmd, &store).await,

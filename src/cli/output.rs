@@ -1,5 +1,22 @@
 //! Plain-text output helpers: UTC timestamps and aligned tables.
 
+/// Writes one line to standard output. A closed pipe ends the process with status 0, as
+/// the default SIGPIPE action would; any other write failure with status 1.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let result = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"));
+    if let Err(e) = result {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: failed to write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian calendar).
 pub fn time(ts: i64) -> String {
     let days = ts.div_euclid(86_400);
@@ -44,7 +61,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
                 out.push_str(&format!("{cell:<w$}  "));
             }
         }
-        println!("{}", out.trim_end());
+        out!("{}", out.trim_end());
     };
     line(header.to_vec());
     for row in rows {
@@ -55,7 +72,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 /// `label:` padded so that values line up; an empty label continues the previous field.
 pub fn field(label: &str, value: impl std::fmt::Display) {
     let label = if label.is_empty() { String::new() } else { format!("{label}:") };
-    println!("{label:<18}{value}");
+    out!("{label:<18}{value}");
 }
 
 pub fn yes_no(b: bool) -> &'static str {

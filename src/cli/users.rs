@@ -64,7 +64,7 @@ pub async fn run(cmd: UsersCommand, store: &Store) -> anyhow::Result<()> {
             )
             .await
             .map_err(admin_err)?;
-            println!("created user {} (sub {})", user.username, user.id);
+            out!("created user {} (sub {})", user.username, user.id);
             Ok(())
         }
         UsersCommand::List => {
@@ -96,7 +96,7 @@ pub async fn run(cmd: UsersCommand, store: &Store) -> anyhow::Result<()> {
         }
         UsersCommand::Delete { username } => {
             users::delete(store, &username).await.map_err(admin_err)?;
-            println!("deleted user {username}");
+            out!("deleted user {username}");
             Ok(())
         }
         UsersCommand::SetPassword { username, password } => {
@@ -107,7 +107,7 @@ pub async fn run(cmd: UsersCommand, store: &Store) -> anyhow::Result<()> {
             users::set_password(store, &username, &password)
                 .await
                 .map_err(admin_err)?;
-            println!("password of user {username} changed");
+            out!("password of user {username} changed");
             Ok(())
         }
     }

@@ -1,6 +1,7 @@
 //! Latchkey's own signing keys: generating them (RS256: RSA 2048, ES256: P-256, EdDSA:
-//! Ed25519), their storage format (PKCS#8 DER sealed with the master key, public JWK beside
-//! it), and opening a stored key into a parsed key pair that signs without further parsing.
+//! Ed25519), their storage format (PKCS#8 DER sealed with the master key, the public JWK
+//! beside it, RFC 7638 thumbprint as kid), and opening a stored key into a parsed key pair
+//! that signs without further parsing.
 //!
 //! Like all of `keys/`, this must not import axum or sea_orm.
 use anyhow::{Context, bail};
@@ -11,12 +12,81 @@ use aws_lc_rs::signature::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair,
     RsaPublicKeyComponents,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::jwk::PublicMembers;
 use super::repository::StoredKey;
-use crate::crypto::MasterKey;
+use crate::crypto::{MasterKey, b64url, b64url_decode, sha256};
 use crate::domain::SigningAlg;
+
+/// The public half of one of Latchkey's own signing keys, as raw JWK members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PublicMembers {
+    /// Modulus and exponent, big-endian without leading zeros (RFC 7518 section 6.3.1).
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// P-256 coordinates, 32 bytes each (RFC 7518 section 6.2.1).
+    P256 { x: Vec<u8>, y: Vec<u8> },
+    /// The 32-byte public key (RFC 8037 section 2).
+    Ed25519 { x: Vec<u8> },
+}
+
+impl PublicMembers {
+    /// RFC 7638 section 3: SHA-256 over the required members in lexicographic order, without
+    /// whitespace. Written out by hand so the result does not depend on serde_json's map order.
+    pub(crate) fn thumbprint(&self) -> String {
+        let canonical = match self {
+            Self::Rsa { n, e } => {
+                format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64url(e), b64url(n))
+            }
+            Self::P256 { x, y } => format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                b64url(x),
+                b64url(y)
+            ),
+            Self::Ed25519 { x } => {
+                format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64url(x))
+            }
+        };
+        b64url(&sha256(canonical.as_bytes()))
+    }
+
+    /// The published JWK: public members only, plus kid, use and alg (RFC 7517 section 4).
+    pub(crate) fn to_jwk(&self, kid: &str, alg: SigningAlg) -> Value {
+        let mut jwk = match self {
+            Self::Rsa { n, e } => json!({"kty": "RSA", "n": b64url(n), "e": b64url(e)}),
+            Self::P256 { x, y } => {
+                json!({"kty": "EC", "crv": "P-256", "x": b64url(x), "y": b64url(y)})
+            }
+            Self::Ed25519 { x } => json!({"kty": "OKP", "crv": "Ed25519", "x": b64url(x)}),
+        };
+        if let Value::Object(m) = &mut jwk {
+            m.insert("kid".into(), kid.into());
+            m.insert("use".into(), "sig".into());
+            m.insert("alg".into(), alg.as_str().into());
+        }
+        jwk
+    }
+
+    /// Reads the key members back from a stored JWK (used to check that a stored public JWK
+    /// belongs to its private key).
+    pub(crate) fn from_jwk(jwk: &Value) -> Option<Self> {
+        let member = |name: &str| jwk.get(name)?.as_str().and_then(b64url_decode);
+        match (
+            jwk.get("kty")?.as_str()?,
+            jwk.get("crv").and_then(Value::as_str),
+        ) {
+            ("RSA", _) => Some(Self::Rsa {
+                n: member("n")?,
+                e: member("e")?,
+            }),
+            ("EC", Some("P-256")) => Some(Self::P256 {
+                x: member("x")?,
+                y: member("y")?,
+            }),
+            ("OKP", Some("Ed25519")) => Some(Self::Ed25519 { x: member("x")? }),
+            _ => None,
+        }
+    }
+}
 
 /// A parsed private key.
 enum Pair {
@@ -197,6 +267,29 @@ impl SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thumbprint_matches_rfc_7638_example() {
+        // RFC 7638 section 3.1.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let members = PublicMembers::Rsa {
+            n: b64url_decode(n).unwrap(),
+            e: b64url_decode("AQAB").unwrap(),
+        };
+        assert_eq!(
+            members.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn own_jwk_round_trips_its_members() {
+        let members = PublicMembers::Ed25519 { x: vec![7; 32] };
+        let jwk = members.to_jwk("k1", SigningAlg::EdDSA);
+        assert_eq!(jwk["use"], "sig");
+        assert_eq!(jwk["alg"], "EdDSA");
+        assert_eq!(PublicMembers::from_jwk(&jwk), Some(members));
+    }
 
     #[test]
     fn generated_keys_open_sign_and_verify() {

@@ -1,16 +1,14 @@
-//! JSON Web Keys (RFC 7517, RFC 7518 section 6, RFC 8037): the public JWKs of Latchkey's own
-//! signing keys with their RFC 7638 thumbprints, and the parsing of client JWK Sets used to
-//! verify `private_key_jwt` assertions (RFC 7523).
+//! Client JSON Web Key Sets (RFC 7517, RFC 7518 section 6, RFC 8037): parsing the keys that
+//! verify `private_key_jwt` assertions (RFC 7523) and the algorithms accepted with them.
 //!
 //! Pure functions, no I/O. Like all of `keys/`, this must not import axum or sea_orm.
 use aws_lc_rs::signature::{
     self, EcdsaVerificationAlgorithm, ParsedPublicKey, RsaParameters, RsaPublicKeyComponents,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::jws::KeyError;
-use crate::crypto::{b64url, b64url_decode, sha256};
-use crate::domain::SigningAlg;
+use crate::crypto::b64url_decode;
 
 /// Members only a private or symmetric key has (RFC 7518 sections 6.2.2, 6.3.2 and 6.4.1).
 /// A client that publishes one of these has leaked its key, so the whole document is refused.
@@ -19,76 +17,6 @@ const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const MAX_KEYS: usize = 100;
 const MIN_RSA_BITS: usize = 2048;
 const MAX_RSA_BITS: usize = 8192;
-
-/// The public half of one of Latchkey's own signing keys, as raw JWK members.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PublicMembers {
-    /// Modulus and exponent, big-endian without leading zeros (RFC 7518 section 6.3.1).
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// P-256 coordinates, 32 bytes each (RFC 7518 section 6.2.1).
-    P256 { x: Vec<u8>, y: Vec<u8> },
-    /// The 32-byte public key (RFC 8037 section 2).
-    Ed25519 { x: Vec<u8> },
-}
-
-impl PublicMembers {
-    /// RFC 7638 section 3: SHA-256 over the required members in lexicographic order, without
-    /// whitespace. Written out by hand so the result does not depend on serde_json's map order.
-    pub(crate) fn thumbprint(&self) -> String {
-        let canonical = match self {
-            Self::Rsa { n, e } => {
-                format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64url(e), b64url(n))
-            }
-            Self::P256 { x, y } => format!(
-                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-                b64url(x),
-                b64url(y)
-            ),
-            Self::Ed25519 { x } => {
-                format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64url(x))
-            }
-        };
-        b64url(&sha256(canonical.as_bytes()))
-    }
-
-    /// The published JWK: public members only, plus kid, use and alg (RFC 7517 section 4).
-    pub(crate) fn to_jwk(&self, kid: &str, alg: SigningAlg) -> Value {
-        let mut jwk = match self {
-            Self::Rsa { n, e } => json!({"kty": "RSA", "n": b64url(n), "e": b64url(e)}),
-            Self::P256 { x, y } => {
-                json!({"kty": "EC", "crv": "P-256", "x": b64url(x), "y": b64url(y)})
-            }
-            Self::Ed25519 { x } => json!({"kty": "OKP", "crv": "Ed25519", "x": b64url(x)}),
-        };
-        if let Value::Object(m) = &mut jwk {
-            m.insert("kid".into(), kid.into());
-            m.insert("use".into(), "sig".into());
-            m.insert("alg".into(), alg.as_str().into());
-        }
-        jwk
-    }
-
-    /// Reads the key members back from a stored JWK (used to check that a stored public JWK
-    /// belongs to its private key).
-    pub(crate) fn from_jwk(jwk: &Value) -> Option<Self> {
-        let member = |name: &str| jwk.get(name)?.as_str().and_then(b64url_decode);
-        match (
-            jwk.get("kty")?.as_str()?,
-            jwk.get("crv").and_then(Value::as_str),
-        ) {
-            ("RSA", _) => Some(Self::Rsa {
-                n: member("n")?,
-                e: member("e")?,
-            }),
-            ("EC", Some("P-256")) => Some(Self::P256 {
-                x: member("x")?,
-                y: member("y")?,
-            }),
-            ("OKP", Some("Ed25519")) => Some(Self::Ed25519 { x: member("x")? }),
-            _ => None,
-        }
-    }
-}
 
 /// The JWS algorithms accepted from clients (RFC 7518 section 3.1, RFC 8037 section 3.1).
 /// "none" and the HMAC algorithms are deliberately absent: a client's signature must be made
@@ -373,8 +301,10 @@ fn bit_len(be: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::b64url;
     use aws_lc_rs::rsa::KeySize;
     use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+    use serde_json::json;
 
     fn rsa_jwk(bits: KeySize) -> Value {
         let pair = RsaKeyPair::generate(bits).unwrap();
@@ -390,29 +320,6 @@ mod tests {
         let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
         let point = pair.public_key().as_ref();
         json!({"kty": "EC", "crv": "P-256", "x": b64url(&point[1..33]), "y": b64url(&point[33..])})
-    }
-
-    #[test]
-    fn thumbprint_matches_rfc_7638_example() {
-        // RFC 7638 section 3.1.
-        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        let members = PublicMembers::Rsa {
-            n: b64url_decode(n).unwrap(),
-            e: b64url_decode("AQAB").unwrap(),
-        };
-        assert_eq!(
-            members.thumbprint(),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
-    }
-
-    #[test]
-    fn own_jwk_round_trips_its_members() {
-        let members = PublicMembers::Ed25519 { x: vec![7; 32] };
-        let jwk = members.to_jwk("k1", SigningAlg::EdDSA);
-        assert_eq!(jwk["use"], "sig");
-        assert_eq!(jwk["alg"], "EdDSA");
-        assert_eq!(PublicMembers::from_jwk(&jwk), Some(members));
     }
 
     #[test]

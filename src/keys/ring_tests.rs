@@ -45,7 +45,7 @@ impl KeyRepository for MemoryRepo {
     async fn delete_signing_keys_retired_before(&self, before: i64) -> anyhow::Result<u64> {
         let mut keys = self.keys.lock().unwrap();
         let n = keys.len();
-        keys.retain(|k| !k.retired_at.is_some_and(|r| r < before));
+        keys.retain(|k| k.retired_at.is_none_or(|r| r >= before));
         Ok((n - keys.len()) as u64)
     }
 }
