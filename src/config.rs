@@ -188,7 +188,12 @@ impl Settings {
         // Only the settings' own keys: other LATCHKEY_* variables (LATCHKEY_CONFIG, test
         // harness variables) are not configuration.
         fig = fig.merge(Env::prefixed("LATCHKEY_").split("__").filter(|key| {
-            let top = key.as_str().split(|c| c == '.').next().unwrap_or("").to_ascii_lowercase();
+            let top = key
+                .as_str()
+                .split('.')
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             TOP_LEVEL_KEYS.contains(&top.as_str())
         }));
         let settings: Settings = fig.extract().context("invalid configuration")?;
@@ -205,7 +210,10 @@ impl Settings {
             bail!("issuer must not have a query or fragment (OpenID Connect Discovery section 3)");
         }
         let db = self.database_url.expose_secret();
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
             bail!("database_url must start with sqlite:, postgres:// or postgresql://");
         }
         if self.tokens.access_token_ttl == 0 || self.tokens.authorization_code_ttl == 0 {

@@ -44,7 +44,10 @@ impl Application {
         let store = Store::connect(&settings, &master)
             .await
             .context("failed to open the database")?;
-        store.migrate().await.context("failed to migrate the database")?;
+        store
+            .migrate()
+            .await
+            .context("failed to migrate the database")?;
         let keys = KeyRing::load(
             Arc::new(store.clone()),
             master,
@@ -52,7 +55,8 @@ impl Application {
         )
         .await
         .context("failed to load signing keys")?;
-        let reloader = keys.spawn_reloader(Duration::from_secs(settings.keys.reload_interval.max(1)));
+        let reloader =
+            keys.spawn_reloader(Duration::from_secs(settings.keys.reload_interval.max(1)));
         let shared = Arc::new(store.clone());
         let provider = Arc::new(Provider::new(
             Arc::clone(&settings),

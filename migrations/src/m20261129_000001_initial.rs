@@ -231,8 +231,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_revoked_tokens_expires_at", RevokedTokens::Table, &["expires_at"])
-            .await?;
+        index(
+            manager,
+            "idx_revoked_tokens_expires_at",
+            RevokedTokens::Table,
+            &["expires_at"],
+        )
+        .await?;
 
         // The primary key is what makes replay detection atomic across nodes
         // (RFC 7523 section 3, item 7): a second INSERT of the same pair fails.
@@ -296,8 +301,20 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_sessions_expires_at", Sessions::Table, &["expires_at"]).await?;
-        index(manager, "idx_sessions_user_id", Sessions::Table, &["user_id"]).await?;
+        index(
+            manager,
+            "idx_sessions_expires_at",
+            Sessions::Table,
+            &["expires_at"],
+        )
+        .await?;
+        index(
+            manager,
+            "idx_sessions_user_id",
+            Sessions::Table,
+            &["user_id"],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -327,7 +344,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_grants_client_user", Grants::Table, &["client_id", "user_id"]).await?;
+        index(
+            manager,
+            "idx_grants_client_user",
+            Grants::Table,
+            &["client_id", "user_id"],
+        )
+        .await?;
         index(manager, "idx_grants_user_id", Grants::Table, &["user_id"]).await?;
 
         // JWT access tokens issued under a grant, so that revoking the grant (refresh token
@@ -429,8 +452,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_refresh_tokens_grant_id", RefreshTokens::Table, &["grant_id"])
-            .await?;
+        index(
+            manager,
+            "idx_refresh_tokens_grant_id",
+            RefreshTokens::Table,
+            &["grant_id"],
+        )
+        .await?;
         index(
             manager,
             "idx_refresh_tokens_expires_at",
@@ -471,7 +499,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_consents_client_id", Consents::Table, &["client_id"]).await?;
+        index(
+            manager,
+            "idx_consents_client_id",
+            Consents::Table,
+            &["client_id"],
+        )
+        .await?;
 
         Ok(())
     }
@@ -493,7 +527,9 @@ impl MigrationTrait for Migration {
         ];
         for table in tables {
             // Dropping a table drops its indexes with it, on SQLite and PostgreSQL alike.
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

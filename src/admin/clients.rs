@@ -66,11 +66,7 @@ pub struct CreatedClient {
 
 /// Validates `new` and builds the client to store, hashing its secret with `hasher`.
 /// Pure: nothing is read or written.
-pub fn build(
-    new: NewClient,
-    hasher: &SecretHasher,
-    now: i64,
-) -> Result<CreatedClient, AdminError> {
+pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedClient, AdminError> {
     let id = ClientId::parse(&new.id).map_err(AdminError::invalid)?;
     let name = match &new.name {
         Some(n) => validate_display_name("client name", n)?,
@@ -280,7 +276,9 @@ fn validate_secret(s: &str) -> Result<(), AdminError> {
         )));
     }
     if s.chars().any(char::is_control) {
-        return Err(AdminError::invalid("client secret must not contain control characters"));
+        return Err(AdminError::invalid(
+            "client secret must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -345,7 +343,10 @@ pub async fn rotate_secret(store: &Store, id: &str) -> Result<String, AdminError
     if store.set_client_secret_hash(&client.id, &hash).await? {
         Ok(secret)
     } else {
-        Err(AdminError::NotFound(format!("client {} does not exist", client.id)))
+        Err(AdminError::NotFound(format!(
+            "client {} does not exist",
+            client.id
+        )))
     }
 }
 
@@ -407,7 +408,10 @@ mod tests {
         assert_eq!(c.client.grant_types, vec![GrantType::ClientCredentials]);
         assert!(c.client.scope.is_empty());
         assert!(c.generated_secret.is_none());
-        assert!(hasher().verify("a-long-enough-secret", c.client.secret_hash.as_deref().unwrap()));
+        assert!(hasher().verify(
+            "a-long-enough-secret",
+            c.client.secret_hash.as_deref().unwrap()
+        ));
     }
 
     #[test]
@@ -593,7 +597,10 @@ mod tests {
         let store = sqlite_store(&dir).await;
         let mut n = web();
         n.redirect_uris.push("https://app.example.com/cb#x".into());
-        assert!(matches!(create(&store, n).await, Err(AdminError::Invalid(_))));
+        assert!(matches!(
+            create(&store, n).await,
+            Err(AdminError::Invalid(_))
+        ));
         assert!(store.list_clients().await.unwrap().is_empty());
     }
 
@@ -621,7 +628,11 @@ mod tests {
     async fn rotate_secret_invalidates_the_old_one() {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(&dir).await;
-        let old = create(&store, web()).await.unwrap().generated_secret.unwrap();
+        let old = create(&store, web())
+            .await
+            .unwrap()
+            .generated_secret
+            .unwrap();
         let new = rotate_secret(&store, "web").await.unwrap();
         let hash = get(&store, "web").await.unwrap().secret_hash.unwrap();
         assert!(store.secret_hasher().verify(&new, &hash));
@@ -631,8 +642,14 @@ mod tests {
         public.id = "spa".into();
         public.public = true;
         create(&store, public).await.unwrap();
-        assert!(matches!(rotate_secret(&store, "spa").await, Err(AdminError::Invalid(_))));
-        assert!(matches!(rotate_secret(&store, "nope").await, Err(AdminError::NotFound(_))));
+        assert!(matches!(
+            rotate_secret(&store, "spa").await,
+            Err(AdminError::Invalid(_))
+        ));
+        assert!(matches!(
+            rotate_secret(&store, "nope").await,
+            Err(AdminError::NotFound(_))
+        ));
     }
 
     #[tokio::test]
@@ -641,7 +658,10 @@ mod tests {
         let store = sqlite_store(&dir).await;
         create(&store, web()).await.unwrap();
         delete(&store, "web").await.unwrap();
-        assert!(matches!(delete(&store, "web").await, Err(AdminError::NotFound(_))));
+        assert!(matches!(
+            delete(&store, "web").await,
+            Err(AdminError::NotFound(_))
+        ));
         assert!(list(&store).await.unwrap().is_empty());
     }
 }

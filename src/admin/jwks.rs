@@ -24,7 +24,9 @@ pub(crate) fn validate_jwks(text: &str) -> Result<String, AdminError> {
         .as_object()
         .and_then(|o| o.get("keys"))
         .and_then(Value::as_array)
-        .ok_or_else(|| AdminError::invalid("JWKS file must be a JSON object with a \"keys\" array"))?;
+        .ok_or_else(|| {
+            AdminError::invalid("JWKS file must be a JSON object with a \"keys\" array")
+        })?;
     if keys.is_empty() {
         return Err(AdminError::invalid("JWKS file has an empty \"keys\" array"));
     }
@@ -64,7 +66,9 @@ pub(crate) fn parse_jwks_uri(s: &str) -> Result<Url, AdminError> {
     let url = Url::parse(s)
         .map_err(|e| AdminError::Invalid(format!("JWKS URI {s:?} is not an absolute URL: {e}")))?;
     if url.fragment().is_some() {
-        return Err(AdminError::Invalid(format!("JWKS URI {s:?} must not contain a fragment")));
+        return Err(AdminError::Invalid(format!(
+            "JWKS URI {s:?} must not contain a fragment"
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(AdminError::Invalid(format!(
@@ -77,7 +81,9 @@ pub(crate) fn parse_jwks_uri(s: &str) -> Result<Url, AdminError> {
         "http" => Err(AdminError::Invalid(format!(
             "JWKS URI {s:?} must use https (http is allowed only for loopback hosts)"
         ))),
-        _ => Err(AdminError::Invalid(format!("JWKS URI {s:?} must be an https URL"))),
+        _ => Err(AdminError::Invalid(format!(
+            "JWKS URI {s:?} must be an https URL"
+        ))),
     }
 }
 
@@ -117,7 +123,10 @@ mod tests {
             r#"[]"#,
             "not json",
         ] {
-            assert!(matches!(validate_jwks(bad), Err(AdminError::Invalid(_))), "{bad}");
+            assert!(
+                matches!(validate_jwks(bad), Err(AdminError::Invalid(_))),
+                "{bad}"
+            );
         }
     }
 

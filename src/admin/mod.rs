@@ -36,10 +36,14 @@ pub(crate) fn validate_display_name(what: &str, s: &str) -> Result<String, Admin
         return Err(AdminError::Invalid(format!("{what} must not be blank")));
     }
     if s.chars().count() > 200 {
-        return Err(AdminError::Invalid(format!("{what} is longer than 200 characters")));
+        return Err(AdminError::Invalid(format!(
+            "{what} is longer than 200 characters"
+        )));
     }
     if s.chars().any(char::is_control) {
-        return Err(AdminError::Invalid(format!("{what} must not contain control characters")));
+        return Err(AdminError::Invalid(format!(
+            "{what} must not contain control characters"
+        )));
     }
     Ok(s.to_owned())
 }

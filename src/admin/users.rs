@@ -129,7 +129,9 @@ pub async fn delete(store: &Store, username: &str) -> Result<(), AdminError> {
     if store.delete_user(username).await? {
         Ok(())
     } else {
-        Err(AdminError::NotFound(format!("user {username} does not exist")))
+        Err(AdminError::NotFound(format!(
+            "user {username} does not exist"
+        )))
     }
 }
 
@@ -145,13 +147,17 @@ pub async fn set_password_with(
 ) -> Result<(), AdminError> {
     validate_password(password)?;
     if store.find_user_by_username(username).await?.is_none() {
-        return Err(AdminError::NotFound(format!("user {username} does not exist")));
+        return Err(AdminError::NotFound(format!(
+            "user {username} does not exist"
+        )));
     }
     let hash = hasher.hash(password)?;
     if store.set_user_password_hash(username, &hash).await? {
         Ok(())
     } else {
-        Err(AdminError::NotFound(format!("user {username} does not exist")))
+        Err(AdminError::NotFound(format!(
+            "user {username} does not exist"
+        )))
     }
 }
 
@@ -253,7 +259,16 @@ mod tests {
         let store = sqlite_store(&dir).await;
         create_with(&store, alice(), &cheap()).await.unwrap();
         delete(&store, "alice").await.unwrap();
-        assert!(store.find_user_by_username("alice").await.unwrap().is_none());
-        assert!(matches!(delete(&store, "alice").await, Err(AdminError::NotFound(_))));
+        assert!(
+            store
+                .find_user_by_username("alice")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            delete(&store, "alice").await,
+            Err(AdminError::NotFound(_))
+        ));
     }
 }

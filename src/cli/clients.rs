@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::output::{field, table, time, yes_no};
 use super::admin_err;
+use super::output::{field, table, time, yes_no};
 use crate::admin::clients::{self, NewClient};
 use crate::oauth::model::Client;
 use crate::store::Store;
@@ -122,7 +122,9 @@ pub async fn run(cmd: ClientsCommand, store: &Store) -> anyhow::Result<()> {
             Ok(())
         }
         ClientsCommand::RotateSecret { id } => {
-            let secret = clients::rotate_secret(store, &id).await.map_err(admin_err)?;
+            let secret = clients::rotate_secret(store, &id)
+                .await
+                .map_err(admin_err)?;
             out!("rotated the secret of client {id}; the old secret no longer works");
             print_secret(&secret);
             Ok(())
@@ -174,12 +176,23 @@ fn print_client(c: &Client) {
     let or = |s: String, empty: &str| if s.is_empty() { empty.to_owned() } else { s };
     field("client_id", &c.id);
     field("name", &c.name);
-    field("type", if c.is_public() { "public" } else { "confidential" });
+    field(
+        "type",
+        if c.is_public() {
+            "public"
+        } else {
+            "confidential"
+        },
+    );
     field("auth_method", c.auth_method);
     // Not labelled `client_secret`: scripts look for that label to find a new secret.
     field(
         "secret",
-        if c.secret_hash.is_some() { "set (stored as a hash)" } else { "none" },
+        if c.secret_hash.is_some() {
+            "set (stored as a hash)"
+        } else {
+            "none"
+        },
     );
     field("grant_types", join(c.grant_types.iter(), " "));
     match c.redirect_uris.split_first() {

@@ -139,9 +139,10 @@ fn read_password(given: Option<String>) -> anyhow::Result<String> {
         return Ok(p);
     }
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password: ").context("failed to read the password")?;
-        let again =
-            rpassword::prompt_password("Repeat password: ").context("failed to read the password")?;
+        let first =
+            rpassword::prompt_password("Password: ").context("failed to read the password")?;
+        let again = rpassword::prompt_password("Repeat password: ")
+            .context("failed to read the password")?;
         if first != again {
             anyhow::bail!("the passwords do not match");
         }
@@ -208,8 +209,15 @@ mod tests {
     #[test]
     fn jwks_uri_and_file_conflict() {
         let err = Cli::try_parse_from([
-            "latchkey", "clients", "create", "--id", "x", "--jwks-uri", "https://a/j",
-            "--jwks-file", "k.json",
+            "latchkey",
+            "clients",
+            "create",
+            "--id",
+            "x",
+            "--jwks-uri",
+            "https://a/j",
+            "--jwks-file",
+            "k.json",
         ])
         .unwrap_err();
         assert_eq!(err.exit_code(), 2);

@@ -71,7 +71,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 
 /// `label:` padded so that values line up; an empty label continues the previous field.
 pub fn field(label: &str, value: impl std::fmt::Display) {
-    let label = if label.is_empty() { String::new() } else { format!("{label}:") };
+    let label = if label.is_empty() {
+        String::new()
+    } else {
+        format!("{label}:")
+    };
     out!("{label:<18}{value}");
 }
 

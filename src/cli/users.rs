@@ -15,9 +15,7 @@ pub enum UsersCommand {
     /// List users.
     List,
     /// Delete a user with its sessions, consents and grants.
-    Delete {
-        username: String,
-    },
+    Delete { username: String },
     /// Set a user's password. Without --password, it is prompted for on a terminal or read
     /// as one line from standard input.
     SetPassword {

@@ -54,9 +54,8 @@ impl MasterKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate();
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| {
-                        format!("failed to create directory {}", dir.display())
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("failed to create directory {}", dir.display()))?;
                 }
                 let mut opts = std::fs::OpenOptions::new();
                 opts.write(true).create_new(true);
@@ -133,7 +132,9 @@ impl MasterKey {
             .aead()
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
             .map_err(|_| {
-                anyhow::anyhow!("failed to decrypt a sealed value: wrong master key or corrupted data")
+                anyhow::anyhow!(
+                    "failed to decrypt a sealed value: wrong master key or corrupted data"
+                )
             })?;
         Ok(plain.to_vec())
     }

@@ -18,8 +18,9 @@ impl RedirectUri {
         if s.len() > Self::MAX_LEN {
             return Err(ParseError::new("redirect URI is too long"));
         }
-        let url = Url::parse(s)
-            .map_err(|e| ParseError::new(format!("redirect URI {s:?} is not an absolute URI: {e}")))?;
+        let url = Url::parse(s).map_err(|e| {
+            ParseError::new(format!("redirect URI {s:?} is not an absolute URI: {e}"))
+        })?;
         if url.fragment().is_some() || s.contains('#') {
             return Err(ParseError::new(format!(
                 "redirect URI {s:?} must not contain a fragment"
@@ -55,7 +56,9 @@ impl RedirectUri {
             }
         }
         if url.username() != "" || url.password().is_some() {
-            return Err(ParseError::new("redirect URI must not contain user information"));
+            return Err(ParseError::new(
+                "redirect URI must not contain user information",
+            ));
         }
         Ok(Self(s.to_owned()))
     }

@@ -17,10 +17,14 @@ impl ResourceUri {
         let url = Url::parse(s)
             .map_err(|_| ParseError::new(format!("resource {s:?} is not an absolute URI")))?;
         if url.fragment().is_some() || s.contains('#') {
-            return Err(ParseError::new(format!("resource {s:?} must not contain a fragment")));
+            return Err(ParseError::new(format!(
+                "resource {s:?} must not contain a fragment"
+            )));
         }
         if url.cannot_be_a_base() && !s.starts_with("urn:") {
-            return Err(ParseError::new(format!("resource {s:?} is not an absolute URI")));
+            return Err(ParseError::new(format!(
+                "resource {s:?} is not an absolute URI"
+            )));
         }
         Ok(Self(s.to_owned()))
     }

@@ -86,7 +86,11 @@ impl Provider {
     /// audiences, else the configured default, else the issuer.
     pub fn default_audience(&self, client: &Client) -> Vec<String> {
         if !client.audiences.is_empty() {
-            return client.audiences.iter().map(|a| a.as_str().to_owned()).collect();
+            return client
+                .audiences
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect();
         }
         match &self.settings.tokens.default_audience {
             Some(a) => vec![a.clone()],
@@ -99,7 +103,9 @@ impl Provider {
     pub fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
         let v = self.keys.verify(token)?;
         let typ = v.header.get("typ").and_then(Value::as_str)?;
-        if !typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) && !typ.eq_ignore_ascii_case("application/at+jwt") {
+        if !typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+            && !typ.eq_ignore_ascii_case("application/at+jwt")
+        {
             return None;
         }
         let c = v.claims;

@@ -88,7 +88,13 @@ impl Provider {
             None => match client.redirect_uris.as_slice() {
                 // RFC 6749 section 3.1.2.3: may be omitted when exactly one is registered,
                 // except in OpenID Connect requests (Core section 3.1.2.1).
-                [only] if !params.get("scope").unwrap_or("").split(' ').any(|s| s == "openid") => {
+                [only]
+                    if !params
+                        .get("scope")
+                        .unwrap_or("")
+                        .split(' ')
+                        .any(|s| s == "openid") =>
+                {
                     (only.clone(), false)
                 }
                 _ => return Err(OAuthError::invalid_request("redirect_uri is missing").into()),
@@ -114,7 +120,11 @@ impl Provider {
             )));
         }
         match params.get("response_type") {
-            None => return Err(back(OAuthError::invalid_request("response_type is missing"))),
+            None => {
+                return Err(back(OAuthError::invalid_request(
+                    "response_type is missing",
+                )));
+            }
             Some("code") => {}
             Some(_) => {
                 return Err(back(OAuthError::UnsupportedResponseType(
@@ -125,7 +135,9 @@ impl Provider {
         if let Some(mode) = params.get("response_mode")
             && mode != "query"
         {
-            return Err(back(OAuthError::invalid_request("only response_mode=query is supported")));
+            return Err(back(OAuthError::invalid_request(
+                "only response_mode=query is supported",
+            )));
         }
         if !client.allows_grant(GrantType::AuthorizationCode) {
             return Err(back(OAuthError::UnauthorizedClient(
@@ -136,7 +148,10 @@ impl Provider {
         let audience = grants::requested_audience(params, &client).map_err(back)?;
 
         // PKCE (RFC 7636 section 4.4.1; required for every client unless opted out).
-        let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+        let code_challenge = match (
+            params.get("code_challenge"),
+            params.get("code_challenge_method"),
+        ) {
             (None, Some(_)) => {
                 return Err(back(OAuthError::invalid_request(
                     "code_challenge_method without code_challenge",
@@ -166,7 +181,12 @@ impl Provider {
             return Err(back(OAuthError::invalid_request("nonce is too long")));
         }
         let mut prompt = Prompt::default();
-        for p in params.get("prompt").unwrap_or("").split(' ').filter(|p| !p.is_empty()) {
+        for p in params
+            .get("prompt")
+            .unwrap_or("")
+            .split(' ')
+            .filter(|p| !p.is_empty())
+        {
             match p {
                 "none" => prompt.none = true,
                 "login" => prompt.login = true,
@@ -189,11 +209,11 @@ impl Provider {
         }
         let max_age = match params.get("max_age") {
             None => None,
-            Some(m) => Some(
-                m.parse::<u32>()
-                    .map(i64::from)
-                    .map_err(|_| back(OAuthError::invalid_request("max_age must be a non-negative integer")))?,
-            ),
+            Some(m) => Some(m.parse::<u32>().map(i64::from).map_err(|_| {
+                back(OAuthError::invalid_request(
+                    "max_age must be a non-negative integer",
+                ))
+            })?),
         };
         let login_hint = params
             .get("login_hint")
@@ -215,7 +235,12 @@ impl Provider {
     }
 
     /// An error response at the client's redirect URI (RFC 6749 section 4.1.2.1, RFC 9207).
-    pub fn error_redirect(&self, redirect_uri: &RedirectUri, state: Option<&str>, e: &OAuthError) -> String {
+    pub fn error_redirect(
+        &self,
+        redirect_uri: &RedirectUri,
+        state: Option<&str>,
+        e: &OAuthError,
+    ) -> String {
         let mut pairs = vec![("error", e.code().to_owned())];
         if let Some(d) = e.description() {
             pairs.push(("error_description", d));

@@ -73,13 +73,17 @@ impl Provider {
                     "client_id in the body differs from the Authorization header",
                 ));
             }
-            return self.check_secret(&id, &secret, AuthMethod::ClientSecretBasic, true).await;
+            return self
+                .check_secret(&id, &secret, AuthMethod::ClientSecretBasic, true)
+                .await;
         }
         if let Some(secret) = post_secret {
             let id = body_id.ok_or_else(|| {
                 OAuthError::invalid_request("client_secret was sent without client_id")
             })?;
-            return self.check_secret(id, secret, AuthMethod::ClientSecretPost, false).await;
+            return self
+                .check_secret(id, secret, AuthMethod::ClientSecretPost, false)
+                .await;
         }
         if let (Some(assertion), Some(kind)) = (assertion, assertion_type) {
             if kind != JWT_BEARER_ASSERTION {
@@ -158,8 +162,7 @@ impl Provider {
             tracing::info!(reason = why, "client assertion rejected");
             OAuthError::invalid_client(format!("invalid client assertion: {why}"), false)
         };
-        let unverified =
-            keys::decode_unverified(assertion).map_err(|_| fail("malformed JWT"))?;
+        let unverified = keys::decode_unverified(assertion).map_err(|_| fail("malformed JWT"))?;
         let iss = unverified.claims.get("iss").and_then(|v| v.as_str());
         let sub = unverified.claims.get("sub").and_then(|v| v.as_str());
         let (Some(iss), Some(sub)) = (iss, sub) else {
@@ -195,7 +198,10 @@ impl Provider {
         if !aud_ok {
             return Err(fail("aud must be the issuer or the token endpoint"));
         }
-        let exp = claims.get("exp").and_then(|v| v.as_i64()).ok_or_else(|| fail("exp is required"))?;
+        let exp = claims
+            .get("exp")
+            .and_then(|v| v.as_i64())
+            .ok_or_else(|| fail("exp is required"))?;
         if exp + skew <= now {
             return Err(fail("the assertion has expired"));
         }
@@ -242,7 +248,10 @@ impl Provider {
         let invalid = || OAuthError::invalid_client(AUTH_FAILED, false);
         if let Some(doc) = &client.jwks {
             let set = keys::parse_jwks(doc).map_err(|e| {
-                OAuthError::Internal(anyhow::anyhow!("stored JWKS of client {} is invalid: {e}", client.id))
+                OAuthError::Internal(anyhow::anyhow!(
+                    "stored JWKS of client {} is invalid: {e}",
+                    client.id
+                ))
             })?;
             return keys::verify_with_jwks(token, &set).map_err(|_| invalid());
         }

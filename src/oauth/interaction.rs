@@ -15,12 +15,18 @@ pub enum LoginResult {
     /// Wrong username or password: show the form again with one generic message.
     Failed(Box<AuthorizationRequest>),
     /// Signed in: set this session cookie value, then carry on with `step`.
-    SignedIn { session_cookie: String, step: AuthorizeStep },
+    SignedIn {
+        session_cookie: String,
+        step: AuthorizeStep,
+    },
 }
 
 impl Provider {
     /// The live session and its user for a session cookie value.
-    pub async fn current_session(&self, cookie: Option<&str>) -> OAuthResult<Option<(Session, User)>> {
+    pub async fn current_session(
+        &self,
+        cookie: Option<&str>,
+    ) -> OAuthResult<Option<(Session, User)>> {
         let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= 128) else {
             return Ok(None);
         };
@@ -42,7 +48,10 @@ impl Provider {
     ) -> Result<(AuthorizeStep, String), AuthorizeError> {
         let params = Params::parse(raw.as_bytes())?;
         let req = self.parse_authorization_request(&params).await?;
-        let session = self.current_session(session_cookie).await.map_err(|e| redirect_err(self, &req, e))?;
+        let session = self
+            .current_session(session_cookie)
+            .await
+            .map_err(|e| redirect_err(self, &req, e))?;
         let step = self.next_step(req, session, false, false).await?;
         Ok((step, self.seal_ticket(raw)))
     }
@@ -84,7 +93,9 @@ impl Provider {
             .await
             .map_err(|e| redirect_err(self, &req, e.into()))?;
         tracing::info!(user_id = %user.id, client_id = %req.client.id, "signed in");
-        let step = self.next_step(req, Some((session, user)), true, false).await?;
+        let step = self
+            .next_step(req, Some((session, user)), true, false)
+            .await?;
         Ok(LoginResult::SignedIn {
             session_cookie: cookie,
             step,
@@ -120,13 +131,21 @@ impl Provider {
             .find_consent(&user.id, req.client.id.as_str())
             .await
             .map_err(|e| redirect_err(self, &req, e.into()))?;
-        let previous = stored.and_then(|s| Scope::parse(&s).ok()).unwrap_or_default();
+        let previous = stored
+            .and_then(|s| Scope::parse(&s).ok())
+            .unwrap_or_default();
         let approved = previous.union(&req.scope);
         self.consents
-            .save_consent(&user.id, req.client.id.as_str(), &approved.to_string(), now())
+            .save_consent(
+                &user.id,
+                req.client.id.as_str(),
+                &approved.to_string(),
+                now(),
+            )
             .await
             .map_err(|e| redirect_err(self, &req, e.into()))?;
-        self.next_step(req, Some((session, user)), false, true).await
+        self.next_step(req, Some((session, user)), false, true)
+            .await
     }
 
     async fn next_step(
@@ -174,7 +193,9 @@ impl Provider {
                     return Err(redirect_err(
                         self,
                         &req,
-                        OAuthError::ConsentRequired("the user has not approved this request".into()),
+                        OAuthError::ConsentRequired(
+                            "the user has not approved this request".into(),
+                        ),
                     ));
                 }
                 let previously_approved = previously && !req.prompt.consent;
@@ -236,7 +257,11 @@ impl Provider {
         // Resource indicators of the authorization request are kept with the code by
         // repeating them at the token endpoint (RFC 8707 section 2.2).
         tracing::info!(client_id = %req.client.id, user_id = %user.id, "issued authorization code");
-        Ok(self.redirect_with(&req.redirect_uri, req.state.as_deref(), vec![("code", code)]))
+        Ok(self.redirect_with(
+            &req.redirect_uri,
+            req.state.as_deref(),
+            vec![("code", code)],
+        ))
     }
 
     async fn check_password(&self, username: &str, password: &str) -> OAuthResult<Option<User>> {
@@ -262,7 +287,10 @@ impl Provider {
         format!("{}.{iat}.{mac}", b64url(raw.as_bytes()))
     }
 
-    async fn request_from_ticket(&self, ticket: &str) -> Result<AuthorizationRequest, AuthorizeError> {
+    async fn request_from_ticket(
+        &self,
+        ticket: &str,
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
         let expired = || {
             AuthorizeError::Page(OAuthError::invalid_request(
                 "this sign-in page has expired or is not valid; go back to the application and try again",
@@ -276,7 +304,10 @@ impl Provider {
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(expired)?;
         let iat: i64 = iat.parse().map_err(|_| expired())?;
-        if !self.hasher.verify(&format!("authorize-ticket\n{iat}\n{raw}"), mac) {
+        if !self
+            .hasher
+            .verify(&format!("authorize-ticket\n{iat}\n{raw}"), mac)
+        {
             return Err(expired());
         }
         if now() - iat > self.settings.tokens.interaction_ttl as i64 {

@@ -76,7 +76,11 @@ impl Provider {
         if token.len() > 128 {
             return Ok(None);
         }
-        let Some(rt) = self.grants.find_refresh_token(&self.hasher.hash(token)).await? else {
+        let Some(rt) = self
+            .grants
+            .find_refresh_token(&self.hasher.hash(token))
+            .await?
+        else {
             return Ok(None);
         };
         let live_grant = self

@@ -45,15 +45,20 @@ impl Params {
             }
             if MULTI_VALUED.contains(&k.as_str()) {
                 me.multi.entry(k).or_default().push(v);
-            } else if me.single.contains_key(&k) {
-                // RFC 6749 section 3.1: "Request and response parameters MUST NOT be included
-                // more than once."
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter {} is repeated",
-                    printable(&k)
-                )));
             } else {
-                me.single.insert(k, v);
+                match me.single.entry(k) {
+                    // RFC 6749 section 3.1: "Request and response parameters MUST NOT be
+                    // included more than once."
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        return Err(OAuthError::invalid_request(format!(
+                            "parameter {} is repeated",
+                            printable(e.key())
+                        )));
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(v);
+                    }
+                }
             }
         }
         Ok(me)
@@ -148,7 +153,10 @@ mod tests {
         assert!(Params::parse(b"a=%ff%fe").is_err());
         let long = format!("scope={}", "a".repeat(MAX_VALUE_LEN + 1));
         assert!(Params::parse(long.as_bytes()).is_err());
-        let many = (0..100).map(|i| format!("p{i}=x")).collect::<Vec<_>>().join("&");
+        let many = (0..100)
+            .map(|i| format!("p{i}=x"))
+            .collect::<Vec<_>>()
+            .join("&");
         assert!(Params::parse(many.as_bytes()).is_err());
     }
 }

@@ -105,6 +105,5 @@ pub trait GrantRepository: Send + Sync {
     async fn find_refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshToken>>;
     /// Sets `rotated_at = now` if it is unset; returns whether this call set it (atomic, as
     /// for codes).
-    async fn mark_refresh_token_rotated(&self, token_hash: &str, now: i64)
-    -> anyhow::Result<bool>;
+    async fn mark_refresh_token_rotated(&self, token_hash: &str, now: i64) -> anyhow::Result<bool>;
 }

@@ -1,8 +1,8 @@
 //! Token revocation (RFC 7009). A client may revoke only tokens issued to it (section 2.1).
 //! An invalid, expired or unknown token is not an error: the answer is 200 (section 2.2).
+use super::Provider;
 use super::error::{OAuthError, OAuthResult};
 use super::params::Params;
-use super::Provider;
 use crate::domain::ClientId;
 
 impl Provider {
@@ -46,7 +46,11 @@ impl Provider {
         if token.len() > 128 {
             return Ok(());
         }
-        let Some(rt) = self.grants.find_refresh_token(&self.hasher.hash(token)).await? else {
+        let Some(rt) = self
+            .grants
+            .find_refresh_token(&self.hasher.hash(token))
+            .await?
+        else {
             return Ok(());
         };
         if rt.client_id != client.id.as_str() {

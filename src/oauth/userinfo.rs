@@ -2,21 +2,25 @@
 //! `openid` scope gets the claims its scopes release. Errors follow RFC 6750 section 3.1.
 use serde_json::Value;
 
+use super::Provider;
 use super::error::{OAuthError, OAuthResult};
 use super::id_token::user_claims;
-use super::Provider;
 
 impl Provider {
     pub async fn userinfo(&self, bearer: Option<&str>) -> OAuthResult<Value> {
         let token = bearer.ok_or_else(|| OAuthError::InvalidToken(String::new()))?;
-        let at = self
-            .verify_access_token(token)
-            .ok_or_else(|| OAuthError::InvalidToken("the access token is invalid or expired".into()))?;
+        let at = self.verify_access_token(token).ok_or_else(|| {
+            OAuthError::InvalidToken("the access token is invalid or expired".into())
+        })?;
         if self.revocations.is_access_token_revoked(&at.jti).await? {
-            return Err(OAuthError::InvalidToken("the access token was revoked".into()));
+            return Err(OAuthError::InvalidToken(
+                "the access token was revoked".into(),
+            ));
         }
         if !at.scope.contains("openid") {
-            return Err(OAuthError::InsufficientScope("the openid scope is required".into()));
+            return Err(OAuthError::InsufficientScope(
+                "the openid scope is required".into(),
+            ));
         }
         let user = self
             .users

@@ -2,8 +2,7 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use url::Url;
 
@@ -86,8 +85,14 @@ impl Store {
         secret_hash: &str,
     ) -> anyhow::Result<bool> {
         let res = client::Entity::update_many()
-            .col_expr(client::Column::SecretHash, sea_orm::sea_query::Expr::value(secret_hash))
-            .col_expr(client::Column::UpdatedAt, sea_orm::sea_query::Expr::value(unix_now()))
+            .col_expr(
+                client::Column::SecretHash,
+                sea_orm::sea_query::Expr::value(secret_hash),
+            )
+            .col_expr(
+                client::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(unix_now()),
+            )
             .filter(client::Column::Id.eq(id.as_str()))
             .exec(&self.db)
             .await
@@ -130,7 +135,8 @@ fn from_row(m: client::Model) -> anyhow::Result<Client> {
 
 fn parse_row(m: client::Model) -> anyhow::Result<Client> {
     let json_list = |field: &str, text: &str| -> anyhow::Result<Vec<String>> {
-        serde_json::from_str(text).with_context(|| format!("{field} is not a JSON array of strings"))
+        serde_json::from_str(text)
+            .with_context(|| format!("{field} is not a JSON array of strings"))
     };
     let redirect_uris = json_list("redirect_uris", &m.redirect_uris)?
         .iter()
@@ -204,7 +210,10 @@ mod tests {
     fn parses_a_valid_row() {
         let c = from_row(row()).unwrap();
         assert_eq!(c.redirect_uris[0].as_str(), "https://app.example.com/cb");
-        assert_eq!(c.grant_types, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert_eq!(
+            c.grant_types,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
         assert_eq!(c.access_token_alg, Some(SigningAlg::ES256));
     }
 

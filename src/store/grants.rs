@@ -101,7 +101,12 @@ impl GrantRepository for Store {
         authorization_code::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .with_db_context(|| format!("failed to store an authorization code for client {}", c.client_id))?;
+            .with_db_context(|| {
+                format!(
+                    "failed to store an authorization code for client {}",
+                    c.client_id
+                )
+            })?;
         Ok(())
     }
 
@@ -177,7 +182,9 @@ impl GrantRepository for Store {
         refresh_token::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .with_db_context(|| format!("failed to store a refresh token for client {}", t.client_id))?;
+            .with_db_context(|| {
+                format!("failed to store a refresh token for client {}", t.client_id)
+            })?;
         Ok(())
     }
 
@@ -199,11 +206,7 @@ impl GrantRepository for Store {
         }))
     }
 
-    async fn mark_refresh_token_rotated(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> anyhow::Result<bool> {
+    async fn mark_refresh_token_rotated(&self, token_hash: &str, now: i64) -> anyhow::Result<bool> {
         let res = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(token_hash))

@@ -97,9 +97,9 @@ impl Store {
                 }
             });
         }
-        let db = Database::connect(opts)
-            .await
-            .with_db_context(|| format!("failed to connect to the database {}", describe_url(url)))?;
+        let db = Database::connect(opts).await.with_db_context(|| {
+            format!("failed to connect to the database {}", describe_url(url))
+        })?;
         Ok(Store {
             db,
             hasher: SecretHasher::new(master),
@@ -116,9 +116,11 @@ impl Store {
                 .begin()
                 .await
                 .db_context("failed to begin the migration transaction")?;
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
-                .await
-                .db_context("failed to take the migration lock")?;
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"
+            ))
+            .await
+            .db_context("failed to take the migration lock")?;
             Migrator::up(&txn, None)
                 .await
                 .db_context("failed to apply database migrations")?;
@@ -135,7 +137,10 @@ impl Store {
 
     /// Readiness check: one round trip to the database.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        self.db.ping().await.db_context("the database did not answer")
+        self.db
+            .ping()
+            .await
+            .db_context("the database did not answer")
     }
 
     /// Closes the pool, letting SQLite checkpoint its write-ahead log.

@@ -33,7 +33,9 @@ where
         return;
     }
     let name = format!("latchkey_store_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL");
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to PostgreSQL");
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
@@ -152,10 +154,20 @@ async fn an_assertion_id_is_accepted_once_until_it_expires() {
         assert!(!store.record_assertion_jti(&c, "j1", later).await.unwrap());
         // Same jti from another client is a different assertion.
         let other = ClientId::parse("other").unwrap();
-        assert!(store.record_assertion_jti(&other, "j1", later).await.unwrap());
+        assert!(
+            store
+                .record_assertion_jti(&other, "j1", later)
+                .await
+                .unwrap()
+        );
 
         // A row whose assertion expired no longer blocks the id.
-        assert!(store.record_assertion_jti(&c, "old", unix_now() - 10).await.unwrap());
+        assert!(
+            store
+                .record_assertion_jti(&c, "old", unix_now() - 10)
+                .await
+                .unwrap()
+        );
         assert!(store.record_assertion_jti(&c, "old", later).await.unwrap());
         assert!(!store.record_assertion_jti(&c, "old", later).await.unwrap());
     })
@@ -190,8 +202,14 @@ async fn revocation_is_idempotent() {
     on_each_backend(|store| async move {
         let c = ClientId::parse("svc").unwrap();
         assert!(!store.is_access_token_revoked("t1").await.unwrap());
-        store.revoke_access_token("t1", &c, unix_now() + 60).await.unwrap();
-        store.revoke_access_token("t1", &c, unix_now() + 60).await.unwrap();
+        store
+            .revoke_access_token("t1", &c, unix_now() + 60)
+            .await
+            .unwrap();
+        store
+            .revoke_access_token("t1", &c, unix_now() + 60)
+            .await
+            .unwrap();
         assert!(store.is_access_token_revoked("t1").await.unwrap());
     })
     .await;
@@ -203,14 +221,43 @@ async fn codes_and_refresh_tokens_are_consumed_once() {
         let (user, client) = seed(&store).await;
         grant_with_tokens(&store, &user, &client, "g1").await;
         let now = unix_now();
-        assert!(store.consume_authorization_code("code-g1", now).await.unwrap());
-        assert!(!store.consume_authorization_code("code-g1", now).await.unwrap());
-        assert!(!store.consume_authorization_code("missing", now).await.unwrap());
-        let code = store.find_authorization_code("code-g1").await.unwrap().unwrap();
+        assert!(
+            store
+                .consume_authorization_code("code-g1", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .consume_authorization_code("code-g1", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .consume_authorization_code("missing", now)
+                .await
+                .unwrap()
+        );
+        let code = store
+            .find_authorization_code("code-g1")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(code.consumed_at, Some(now));
 
-        assert!(store.mark_refresh_token_rotated("rt-g1", now).await.unwrap());
-        assert!(!store.mark_refresh_token_rotated("rt-g1", now).await.unwrap());
+        assert!(
+            store
+                .mark_refresh_token_rotated("rt-g1", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .mark_refresh_token_rotated("rt-g1", now)
+                .await
+                .unwrap()
+        );
     })
     .await;
 }
@@ -224,12 +271,34 @@ async fn revoking_a_grant_revokes_everything_issued_under_it() {
         store.revoke_grant("g1", unix_now()).await.unwrap();
         store.revoke_grant("g1", unix_now()).await.unwrap();
 
-        assert!(store.find_grant("g1").await.unwrap().unwrap().revoked_at.is_some());
+        assert!(
+            store
+                .find_grant("g1")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
         assert!(store.find_refresh_token("rt-g1").await.unwrap().is_none());
-        assert!(store.find_authorization_code("code-g1").await.unwrap().is_none());
+        assert!(
+            store
+                .find_authorization_code("code-g1")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(store.is_access_token_revoked("at-g1").await.unwrap());
         // The other grant is untouched.
-        assert!(store.find_grant("g2").await.unwrap().unwrap().revoked_at.is_none());
+        assert!(
+            store
+                .find_grant("g2")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        );
         assert!(store.find_refresh_token("rt-g2").await.unwrap().is_some());
         assert!(!store.is_access_token_revoked("at-g2").await.unwrap());
     })
@@ -251,10 +320,20 @@ async fn deleting_a_user_cascades_and_revokes_its_access_tokens() {
             })
             .await
             .unwrap();
-        store.save_consent(&user.id, client.as_str(), "openid", now).await.unwrap();
-        store.save_consent(&user.id, client.as_str(), "openid email", now).await.unwrap();
+        store
+            .save_consent(&user.id, client.as_str(), "openid", now)
+            .await
+            .unwrap();
+        store
+            .save_consent(&user.id, client.as_str(), "openid email", now)
+            .await
+            .unwrap();
         assert_eq!(
-            store.find_consent(&user.id, client.as_str()).await.unwrap().as_deref(),
+            store
+                .find_consent(&user.id, client.as_str())
+                .await
+                .unwrap()
+                .as_deref(),
             Some("openid email")
         );
         assert!(store.find_session("s1", now).await.unwrap().is_some());
@@ -264,12 +343,36 @@ async fn deleting_a_user_cascades_and_revokes_its_access_tokens() {
         assert!(!store.delete_user("alice").await.unwrap());
         assert!(store.find_user_by_id(&user.id).await.unwrap().is_none());
         assert!(store.find_session("s1", now).await.unwrap().is_none());
-        assert!(store.find_consent(&user.id, client.as_str()).await.unwrap().is_none());
+        assert!(
+            store
+                .find_consent(&user.id, client.as_str())
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(store.find_grant("g1").await.unwrap().is_none());
         assert_eq!(session::Entity::find().count(&store.db).await.unwrap(), 0);
-        assert_eq!(authorization_code::Entity::find().count(&store.db).await.unwrap(), 0);
-        assert_eq!(refresh_token::Entity::find().count(&store.db).await.unwrap(), 0);
-        assert_eq!(grant_access_token::Entity::find().count(&store.db).await.unwrap(), 0);
+        assert_eq!(
+            authorization_code::Entity::find()
+                .count(&store.db)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            refresh_token::Entity::find()
+                .count(&store.db)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            grant_access_token::Entity::find()
+                .count(&store.db)
+                .await
+                .unwrap(),
+            0
+        );
         assert!(store.is_access_token_revoked("at-g1").await.unwrap());
     })
     .await;
@@ -280,14 +383,29 @@ async fn deleting_a_client_cascades_to_its_grants_and_consents() {
     on_each_backend(|store| async move {
         let (user, client) = seed(&store).await;
         grant_with_tokens(&store, &user, &client, "g1").await;
-        store.save_consent(&user.id, client.as_str(), "openid", unix_now()).await.unwrap();
+        store
+            .save_consent(&user.id, client.as_str(), "openid", unix_now())
+            .await
+            .unwrap();
 
         assert!(store.delete_client(&client).await.unwrap());
         assert!(store.find_grant("g1").await.unwrap().is_none());
-        assert!(store.find_consent(&user.id, client.as_str()).await.unwrap().is_none());
+        assert!(
+            store
+                .find_consent(&user.id, client.as_str())
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(store.is_access_token_revoked("at-g1").await.unwrap());
         // The user stays.
-        assert!(store.find_user_by_username("alice").await.unwrap().is_some());
+        assert!(
+            store
+                .find_user_by_username("alice")
+                .await
+                .unwrap()
+                .is_some()
+        );
     })
     .await;
 }
@@ -297,9 +415,18 @@ async fn purge_removes_only_expired_rows() {
     on_each_backend(|store| async move {
         let c = ClientId::parse("svc").unwrap();
         let now = unix_now();
-        store.revoke_access_token("old", &c, now - 10).await.unwrap();
-        store.revoke_access_token("new", &c, now + 600).await.unwrap();
-        store.record_assertion_jti(&c, "old", now - 10).await.unwrap();
+        store
+            .revoke_access_token("old", &c, now - 10)
+            .await
+            .unwrap();
+        store
+            .revoke_access_token("new", &c, now + 600)
+            .await
+            .unwrap();
+        store
+            .record_assertion_jti(&c, "old", now - 10)
+            .await
+            .unwrap();
         assert_eq!(store.purge_expired(now).await.unwrap(), 2);
         assert!(!store.is_access_token_revoked("old").await.unwrap());
         assert!(store.is_access_token_revoked("new").await.unwrap());

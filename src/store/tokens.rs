@@ -55,7 +55,9 @@ impl AssertionReplayCache for Store {
             .on_conflict(on_conflict)
             .exec_without_returning(&self.db)
             .await
-            .with_db_context(|| format!("failed to record the assertion jti of client {client_id}"))?;
+            .with_db_context(|| {
+                format!("failed to record the assertion jti of client {client_id}")
+            })?;
 
         // Now and then, clear out expired entries so the table stays small. Any node may
         // do it; the DELETE is idempotent.

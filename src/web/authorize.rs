@@ -18,11 +18,20 @@ use crate::oauth::{OAuthError, Params, Provider};
 
 const MAX_FORM: usize = 64 * 1024;
 
-pub async fn authorize_get(State(s): State<AppState>, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
+pub async fn authorize_get(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    RawQuery(q): RawQuery,
+) -> Response {
     authorize(&s, jar, q.unwrap_or_default()).await
 }
 
-pub async fn authorize_post(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn authorize_post(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !is_form(&headers) {
         return error_page(&OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
@@ -30,20 +39,29 @@ pub async fn authorize_post(State(s): State<AppState>, jar: CookieJar, headers: 
     }
     match String::from_utf8(body.to_vec()) {
         Ok(raw) if raw.len() <= MAX_FORM => authorize(&s, jar, raw).await,
-        _ => error_page(&OAuthError::invalid_request("the request body is not valid")),
+        _ => error_page(&OAuthError::invalid_request(
+            "the request body is not valid",
+        )),
     }
 }
 
 async fn authorize(s: &AppState, jar: CookieJar, raw: String) -> Response {
     let p = &s.provider;
-    let session = jar.get(session_cookie_name(p)).map(|c| c.value().to_owned());
+    let session = jar
+        .get(session_cookie_name(p))
+        .map(|c| c.value().to_owned());
     match p.authorize(&raw, session.as_deref()).await {
         Ok((step, ticket)) => step_response(p, jar, step, ticket, None),
         Err(e) => authorize_error(e),
     }
 }
 
-pub async fn login_post(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login_post(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let p = &s.provider;
     let form = match form_params(&headers, &body) {
         Ok(f) => f,
@@ -53,7 +71,9 @@ pub async fn login_post(State(s): State<AppState>, jar: CookieJar, headers: Head
         return csrf_failure();
     }
     let ticket = form.get("req").unwrap_or("").to_owned();
-    let old = jar.get(session_cookie_name(p)).map(|c| c.value().to_owned());
+    let old = jar
+        .get(session_cookie_name(p))
+        .map(|c| c.value().to_owned());
     let result = p
         .login(
             &ticket,
@@ -70,12 +90,20 @@ pub async fn login_post(State(s): State<AppState>, jar: CookieJar, headers: Head
                 error: Some("Incorrect username or password.".into()),
                 csrf_token: csrf,
                 req: ticket,
-                username: form.get("username").unwrap_or("").chars().take(64).collect(),
+                username: form
+                    .get("username")
+                    .unwrap_or("")
+                    .chars()
+                    .take(64)
+                    .collect(),
             };
             let action = form_action_source(req.redirect_uri.as_str());
             (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
         }
-        Ok(LoginResult::SignedIn { session_cookie: value, step }) => {
+        Ok(LoginResult::SignedIn {
+            session_cookie: value,
+            step,
+        }) => {
             let jar = jar.add(session_cookie(p, value));
             step_response(p, jar, step, ticket, None)
         }
@@ -83,7 +111,12 @@ pub async fn login_post(State(s): State<AppState>, jar: CookieJar, headers: Head
     }
 }
 
-pub async fn consent_post(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn consent_post(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let p = &s.provider;
     let form = match form_params(&headers, &body) {
         Ok(f) => f,
@@ -98,14 +131,22 @@ pub async fn consent_post(State(s): State<AppState>, jar: CookieJar, headers: He
         _ => return error_page(&OAuthError::invalid_request("choose Allow or Deny")),
     };
     let ticket = form.get("req").unwrap_or("").to_owned();
-    let session = jar.get(session_cookie_name(p)).map(|c| c.value().to_owned());
+    let session = jar
+        .get(session_cookie_name(p))
+        .map(|c| c.value().to_owned());
     match p.consent(&ticket, session.as_deref(), allow).await {
         Ok(step) => step_response(p, jar, step, ticket, None),
         Err(e) => authorize_error(e),
     }
 }
 
-fn step_response(p: &Provider, jar: CookieJar, step: AuthorizeStep, ticket: String, error: Option<String>) -> Response {
+fn step_response(
+    p: &Provider,
+    jar: CookieJar,
+    step: AuthorizeStep,
+    ticket: String,
+    error: Option<String>,
+) -> Response {
     match step {
         AuthorizeStep::Redirect(url) => (jar, redirect(&url)).into_response(),
         AuthorizeStep::Login(req) => {
@@ -167,7 +208,10 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 fn form_params(headers: &HeaderMap, body: &Bytes) -> Result<Params, OAuthError> {

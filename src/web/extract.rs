@@ -35,7 +35,9 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
             (None, _) => None,
             (Some(v), None) => Some(
                 v.to_str()
-                    .map_err(|_| OAuthError::invalid_client("malformed Authorization header", true))?
+                    .map_err(|_| {
+                        OAuthError::invalid_client("malformed Authorization header", true)
+                    })?
                     .to_owned(),
             ),
             (Some(_), Some(_)) => {

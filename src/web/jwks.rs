@@ -12,7 +12,10 @@ pub async fn jwks(State(s): State<AppState>) -> Response {
     let cache = format!("public, max-age={max_age}");
     let mut resp = body.to_string().into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(v) = HeaderValue::from_str(&cache) {
         h.insert(header::CACHE_CONTROL, v);
     }

@@ -42,7 +42,10 @@ fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-        .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+        ])
         .max_age(Duration::from_secs(3600))
 }
 
@@ -59,7 +62,10 @@ pub fn router(state: AppState) -> Router {
         .route("/jwks", get(jwks::jwks))
         .route("/token", post(token::token))
         .route("/revoke", post(token::revoke))
-        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .layer(cors());
     Router::new()
         .merge(api)

@@ -57,7 +57,12 @@ pub fn csrf_token(p: &Provider, jar: CookieJar) -> (CookieJar, String) {
         Some(v) if !v.is_empty() && v.len() <= 128 => (jar, v),
         _ => {
             let v = random_token();
-            let c = cookie(p, name, v.clone(), p.settings.tokens.interaction_ttl as i64 * 24);
+            let c = cookie(
+                p,
+                name,
+                v.clone(),
+                p.settings.tokens.interaction_ttl as i64 * 24,
+            );
             (jar.add(c), v)
         }
     };
@@ -87,7 +92,11 @@ pub fn form_action_source(redirect_uri: &str) -> String {
 }
 
 /// Renders a page with CSP, framing, referrer and caching headers.
-pub fn render<T: Template>(status: StatusCode, view: &T, form_action_extra: Option<&str>) -> Response {
+pub fn render<T: Template>(
+    status: StatusCode,
+    view: &T,
+    form_action_extra: Option<&str>,
+) -> Response {
     let body = match view.render() {
         Ok(b) => b,
         Err(e) => {
@@ -108,7 +117,10 @@ pub fn render<T: Template>(status: StatusCode, view: &T, form_action_extra: Opti
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }

@@ -7,7 +7,7 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse,
 };
 
-use crate::flow::{Browser, REDIRECT, PASSWORD, user, web_client};
+use crate::flow::{Browser, PASSWORD, REDIRECT, user, web_client};
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -20,9 +20,10 @@ async fn relying_party_signs_a_user_in_end_to_end() {
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
-        .await
-        .expect("discovery");
+    let meta =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
     let client = CoreClient::from_provider_metadata(
         meta,
         ClientId::new("webapp".into()),
@@ -69,7 +70,9 @@ async fn relying_party_signs_a_user_in_end_to_end() {
     // Assert: the library verifies the ID token (signature, iss, aud, exp, nonce, at_hash).
     let id_token = tokens.id_token().expect("id_token");
     let verifier = client.id_token_verifier();
-    let claims = id_token.claims(&verifier, &nonce).expect("ID token verifies");
+    let claims = id_token
+        .claims(&verifier, &nonce)
+        .expect("ID token verifies");
     assert_eq!(claims.subject().as_str(), alice);
     assert!(claims.auth_time().is_some());
     assert_eq!(claims.email().unwrap().as_str(), "alice@example.com");
@@ -95,14 +98,20 @@ async fn relying_party_signs_a_user_in_end_to_end() {
     assert_eq!(info.email().unwrap().as_str(), "alice@example.com");
     assert_eq!(info.preferred_username().unwrap().as_str(), "alice");
 
-    let refresh = tokens.refresh_token().expect("refresh token for offline_access");
+    let refresh = tokens
+        .refresh_token()
+        .expect("refresh token for offline_access");
     let refreshed = client
         .exchange_refresh_token(&RefreshToken::new(refresh.secret().clone()))
         .unwrap()
         .request_async(&http)
         .await
         .expect("refresh");
-    assert_ne!(refreshed.refresh_token().unwrap().secret(), refresh.secret(), "rotated");
+    assert_ne!(
+        refreshed.refresh_token().unwrap().secret(),
+        refresh.secret(),
+        "rotated"
+    );
     let again = refreshed.id_token().expect("id_token on refresh");
     let claims = again
         .claims(&verifier, |_: Option<&Nonce>| Ok(()))
@@ -117,7 +126,13 @@ async fn public_client_with_pkce_gets_tokens_without_a_secret() {
     user(&app, "bob").await;
     let (verifier, challenge) = crate::flow::pkce();
     let browser = Browser::new();
-    let q = crate::flow::sign_in(&app, &browser, &crate::flow::authorize_url(&app, "spa", &challenge, ""), "bob").await;
+    let q = crate::flow::sign_in(
+        &app,
+        &browser,
+        &crate::flow::authorize_url(&app, "spa", &challenge, ""),
+        "bob",
+    )
+    .await;
     let body = format!(
         "grant_type=authorization_code&client_id=spa&code={}&redirect_uri={}&code_verifier={verifier}",
         crate::helpers::urlencode(&q["code"]),
@@ -128,7 +143,10 @@ async fn public_client_with_pkce_gets_tokens_without_a_secret() {
     let tokens: serde_json::Value = resp.json().await.unwrap();
     assert!(tokens["id_token"].is_string());
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let body = format!("grant_type=refresh_token&client_id=spa&refresh_token={}", crate::helpers::urlencode(rt));
+    let body = format!(
+        "grant_type=refresh_token&client_id=spa&refresh_token={}",
+        crate::helpers::urlencode(rt)
+    );
     let resp = app.post_form("/token", &body, None).await;
     assert_eq!(resp.status(), 200);
     let next: serde_json::Value = resp.json().await.unwrap();

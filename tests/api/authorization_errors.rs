@@ -11,7 +11,13 @@ async fn wrong_pkce_verifier_is_invalid_grant() {
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
     let (_, challenge) = pkce();
-    let q = sign_in(&app, &Browser::new(), &authorize_url(&app, "web", &challenge, ""), "alice").await;
+    let q = sign_in(
+        &app,
+        &Browser::new(),
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
     let (other_verifier, _) = pkce();
     let resp = exchange(&app, ("web", &secret), &q["code"], &other_verifier).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
@@ -23,7 +29,13 @@ async fn missing_verifier_is_invalid_grant() {
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
     let (_, challenge) = pkce();
-    let q = sign_in(&app, &Browser::new(), &authorize_url(&app, "web", &challenge, ""), "alice").await;
+    let q = sign_in(
+        &app,
+        &Browser::new(),
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
     let body = format!(
         "grant_type=authorization_code&code={}&redirect_uri={}",
         urlencode(&q["code"]),
@@ -54,7 +66,8 @@ async fn public_client_without_pkce_gets_invalid_request_at_its_redirect_uri() {
 async fn plain_pkce_method_is_rejected() {
     let app = spawn_app().await;
     web_client(&app, "web").await;
-    let url = authorize_url(&app, "web", &"a".repeat(43), "").replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let url = authorize_url(&app, "web", &"a".repeat(43), "")
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
     let page = Browser::new().get(&url).await;
     assert_eq!(page.callback()["error"], "invalid_request");
 }
@@ -65,17 +78,29 @@ async fn reused_code_fails_and_revokes_the_tokens_issued_from_it() {
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
     let (verifier, challenge) = pkce();
-    let q = sign_in(&app, &Browser::new(), &authorize_url(&app, "web", &challenge, ""), "alice").await;
+    let q = sign_in(
+        &app,
+        &Browser::new(),
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
     let first = exchange(&app, ("web", &secret), &q["code"], &verifier).await;
     assert_eq!(first.status(), 200);
     let tokens: serde_json::Value = first.json().await.unwrap();
     let access = tokens["access_token"].as_str().unwrap();
-    assert_eq!(app.introspect(access, ("web", &secret)).await["active"], true);
+    assert_eq!(
+        app.introspect(access, ("web", &secret)).await["active"],
+        true
+    );
 
     let second = exchange(&app, ("web", &secret), &q["code"], &verifier).await;
     assert_oauth_error(second, 400, "invalid_grant").await;
 
-    assert_eq!(app.introspect(access, ("web", &secret)).await["active"], false);
+    assert_eq!(
+        app.introspect(access, ("web", &secret)).await["active"],
+        false
+    );
     let rt = tokens["refresh_token"].as_str().unwrap();
     assert_eq!(app.introspect(rt, ("web", &secret)).await["active"], false);
     let resp = crate::flow::refresh(&app, ("web", &secret), rt).await;
@@ -89,7 +114,13 @@ async fn code_is_bound_to_its_client_and_redirect_uri() {
     let other = web_client(&app, "other").await;
     user(&app, "alice").await;
     let (verifier, challenge) = pkce();
-    let q = sign_in(&app, &Browser::new(), &authorize_url(&app, "web", &challenge, ""), "alice").await;
+    let q = sign_in(
+        &app,
+        &Browser::new(),
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
     let resp = exchange(&app, ("other", &other), &q["code"], &verifier).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
     let body = format!(
@@ -107,7 +138,13 @@ async fn expired_code_is_invalid_grant() {
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
     let (verifier, challenge) = pkce();
-    let q = sign_in(&app, &Browser::new(), &authorize_url(&app, "web", &challenge, ""), "alice").await;
+    let q = sign_in(
+        &app,
+        &Browser::new(),
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let resp = exchange(&app, ("web", &secret), &q["code"], &verifier).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
@@ -129,7 +166,12 @@ async fn unregistered_redirect_uri_shows_an_error_page_and_never_redirects() {
         let page = Browser::new().get(&url).await;
         assert_eq!(page.status, 400, "{bad}");
         assert!(page.location.is_none(), "must not redirect for {bad}");
-        assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            page.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
     }
     let unknown = good.replace("client_id=web", "client_id=nobody");
     let page = Browser::new().get(&unknown).await;
@@ -143,7 +185,8 @@ async fn response_type_token_is_unsupported() {
     web_client(&app, "web").await;
     let (_, challenge) = pkce();
     for rt in ["token", "id_token", "code+id_token"] {
-        let url = authorize_url(&app, "web", &challenge, "").replace("response_type=code", &format!("response_type={rt}"));
+        let url = authorize_url(&app, "web", &challenge, "")
+            .replace("response_type=code", &format!("response_type={rt}"));
         let page = Browser::new().get(&url).await;
         let q = page.callback();
         assert_eq!(q["error"], "unsupported_response_type", "{rt}");
@@ -158,7 +201,9 @@ async fn denied_consent_returns_access_denied() {
     user(&app, "alice").await;
     let (_, challenge) = pkce();
     let browser = Browser::new();
-    let page = browser.get(&authorize_url(&app, "web", &challenge, "")).await;
+    let page = browser
+        .get(&authorize_url(&app, "web", &challenge, ""))
+        .await;
     let consent = browser.login(&app, &page, "alice", PASSWORD).await;
     let back = browser.consent(&app, &consent, "deny").await;
     let q = back.callback();
@@ -174,20 +219,35 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
     user(&app, "alice").await;
     let (_, challenge) = pkce();
     let browser = Browser::new();
-    let page = browser.get(&authorize_url(&app, "web", &challenge, "")).await;
+    let page = browser
+        .get(&authorize_url(&app, "web", &challenge, ""))
+        .await;
     let req = page.input("req").unwrap();
     let no_token = browser
-        .post(&app.url("/login"), &[("req", &req), ("username", "alice"), ("password", PASSWORD)])
+        .post(
+            &app.url("/login"),
+            &[("req", &req), ("username", "alice"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(no_token.status, 403);
-    assert!(no_token.headers.get("set-cookie").is_none_or(|c| !c.to_str().unwrap().contains("latchkey_session")));
+    assert!(
+        no_token
+            .headers
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().contains("latchkey_session"))
+    );
     // A token from another browser does not work either.
     let other = Browser::new();
     let theirs = other.get(&authorize_url(&app, "web", &challenge, "")).await;
     let forged = browser
         .post(
             &app.url("/login"),
-            &[("csrf_token", &theirs.input("csrf_token").unwrap()), ("req", &req), ("username", "alice"), ("password", PASSWORD)],
+            &[
+                ("csrf_token", &theirs.input("csrf_token").unwrap()),
+                ("req", &req),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(forged.status, 403);
@@ -198,7 +258,9 @@ async fn prompt_none_without_a_session_is_login_required() {
     let app = spawn_app().await;
     web_client(&app, "web").await;
     let (_, challenge) = pkce();
-    let page = Browser::new().get(&authorize_url(&app, "web", &challenge, "&prompt=none")).await;
+    let page = Browser::new()
+        .get(&authorize_url(&app, "web", &challenge, "&prompt=none"))
+        .await;
     let q = page.callback();
     assert_eq!(q["error"], "login_required");
     assert_eq!(q["state"], "st-123");
@@ -212,8 +274,16 @@ async fn prompt_none_without_consent_is_consent_required() {
     user(&app, "alice").await;
     let (_, challenge) = pkce();
     let browser = Browser::new();
-    sign_in(&app, &browser, &authorize_url(&app, "web", &challenge, ""), "alice").await;
-    let page = browser.get(&authorize_url(&app, "second", &challenge, "&prompt=none")).await;
+    sign_in(
+        &app,
+        &browser,
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
+    let page = browser
+        .get(&authorize_url(&app, "second", &challenge, "&prompt=none"))
+        .await;
     assert_eq!(page.callback()["error"], "consent_required");
 }
 
@@ -224,9 +294,15 @@ async fn wrong_password_and_unknown_user_get_the_same_generic_message() {
     user(&app, "alice").await;
     let (_, challenge) = pkce();
     let browser = Browser::new();
-    let page = browser.get(&authorize_url(&app, "web", &challenge, "")).await;
-    let wrong = browser.login(&app, &page, "alice", "not the password").await;
-    let unknown = browser.login(&app, &page, "mallory", "not the password").await;
+    let page = browser
+        .get(&authorize_url(&app, "web", &challenge, ""))
+        .await;
+    let wrong = browser
+        .login(&app, &page, "alice", "not the password")
+        .await;
+    let unknown = browser
+        .login(&app, &page, "mallory", "not the password")
+        .await;
     assert!(wrong.is_login() && unknown.is_login());
     assert!(wrong.body.contains("Incorrect username or password."));
     assert!(unknown.body.contains("Incorrect username or password."));
@@ -241,9 +317,13 @@ async fn bad_scope_duplicate_params_and_unsupported_mode_are_redirected_errors()
     web_client(&app, "web").await;
     let (_, challenge) = pkce();
     let base = authorize_url(&app, "web", &challenge, "");
-    let page = Browser::new().get(&base.replace("scope=openid+profile", "scope=openid+admin")).await;
+    let page = Browser::new()
+        .get(&base.replace("scope=openid+profile", "scope=openid+admin"))
+        .await;
     assert_eq!(page.callback()["error"], "invalid_scope");
-    let page = Browser::new().get(&format!("{base}&response_mode=fragment")).await;
+    let page = Browser::new()
+        .get(&format!("{base}&response_mode=fragment"))
+        .await;
     assert_eq!(page.callback()["error"], "invalid_request");
     let page = Browser::new().get(&format!("{base}&max_age=abc")).await;
     assert_eq!(page.callback()["error"], "invalid_request");

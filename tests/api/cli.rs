@@ -28,7 +28,16 @@ async fn created_client_gets_a_token_with_the_printed_secret() {
     let out = latchkey(
         &db,
         &master,
-        &["clients", "create", "--id", "svc", "--grant-type", "client_credentials", "--scope", "read write"],
+        &[
+            "clients",
+            "create",
+            "--id",
+            "svc",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "read write",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -43,10 +52,15 @@ async fn created_client_gets_a_token_with_the_printed_secret() {
     assert!(stdout(&list).contains("svc"));
     let show = latchkey(&db, &master, &["clients", "show", "svc"]);
     assert!(show.status.success());
-    assert!(!stdout(&show).contains(&secret), "show must never print the secret");
+    assert!(
+        !stdout(&show).contains(&secret),
+        "show must never print the secret"
+    );
 
     let app = spawn_app_on(db, master, |_| {}).await;
-    let token = app.client_credentials_token("svc", &secret, "&scope=read").await;
+    let token = app
+        .client_credentials_token("svc", &secret, "&scope=read")
+        .await;
     assert_eq!(token["scope"], "read");
 }
 
@@ -54,15 +68,56 @@ async fn created_client_gets_a_token_with_the_printed_secret() {
 async fn invalid_input_fails_with_one_line_and_changes_nothing() {
     let db = TestDb::new().await;
     let master = latchkey::crypto::MasterKey::generate().to_base64();
-    let ok = latchkey(&db, &master, &["clients", "create", "--id", "first", "--grant-type", "client_credentials"]);
+    let ok = latchkey(
+        &db,
+        &master,
+        &[
+            "clients",
+            "create",
+            "--id",
+            "first",
+            "--grant-type",
+            "client_credentials",
+        ],
+    );
     assert!(ok.status.success(), "{}", stderr(&ok));
 
     let cases: &[&[&str]] = &[
         &["clients", "create", "--id", "x", "--grant-type", "password"],
-        &["clients", "create", "--id", "x", "--redirect-uri", "https://app.example/cb#frag"],
-        &["clients", "create", "--id", "x", "--redirect-uri", "not a url"],
-        &["clients", "create", "--id", "first", "--grant-type", "client_credentials"],
-        &["clients", "create", "--id", "x", "--auth-method", "private_key_jwt", "--jwks-uri", "ftp://x"],
+        &[
+            "clients",
+            "create",
+            "--id",
+            "x",
+            "--redirect-uri",
+            "https://app.example/cb#frag",
+        ],
+        &[
+            "clients",
+            "create",
+            "--id",
+            "x",
+            "--redirect-uri",
+            "not a url",
+        ],
+        &[
+            "clients",
+            "create",
+            "--id",
+            "first",
+            "--grant-type",
+            "client_credentials",
+        ],
+        &[
+            "clients",
+            "create",
+            "--id",
+            "x",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-uri",
+            "ftp://x",
+        ],
         &["clients", "delete", "nobody"],
     ];
     for args in cases {
@@ -75,7 +130,12 @@ async fn invalid_input_fails_with_one_line_and_changes_nothing() {
     let list = stdout(&latchkey(&db, &master, &["clients", "list"]));
     assert!(list.contains("first"));
     assert!(!list.contains(" x "), "{list}");
-    assert!(!list.lines().any(|l| l.split_whitespace().next() == Some("x")), "{list}");
+    assert!(
+        !list
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("x")),
+        "{list}"
+    );
 }
 
 #[tokio::test]
@@ -85,10 +145,30 @@ async fn users_and_keys_commands_work() {
     let out = latchkey(
         &db,
         &master,
-        &["users", "create", "--username", "alice", "--password", "correct horse battery", "--email", "alice@example.com"],
+        &[
+            "users",
+            "create",
+            "--username",
+            "alice",
+            "--password",
+            "correct horse battery",
+            "--email",
+            "alice@example.com",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let dup = latchkey(&db, &master, &["users", "create", "--username", "alice", "--password", "another password"]);
+    let dup = latchkey(
+        &db,
+        &master,
+        &[
+            "users",
+            "create",
+            "--username",
+            "alice",
+            "--password",
+            "another password",
+        ],
+    );
     assert!(!dup.status.success());
     assert!(stdout(&latchkey(&db, &master, &["users", "list"])).contains("alice"));
 
@@ -120,5 +200,8 @@ async fn wrong_master_key_fails_loudly() {
         latchkey::startup::Application::build_with_listener(s, listener).await
     })
     .await;
-    assert!(app.is_err(), "a server must not start with the wrong master key");
+    assert!(
+        app.is_err(),
+        "a server must not start with the wrong master key"
+    );
 }

@@ -17,7 +17,9 @@ fn http_client() -> oauth2::reqwest::Client {
 async fn service_gets_a_verifiable_rfc9068_token_with_client_secret_basic() {
     // Arrange
     let app = spawn_app().await;
-    let secret = app.create_service_client("orders", &["orders:read", "orders:write"]).await;
+    let secret = app
+        .create_service_client("orders", &["orders:read", "orders:write"])
+        .await;
     let client = BasicClient::new(ClientId::new("orders".into()))
         .set_client_secret(ClientSecret::new(secret))
         .set_token_uri(TokenUrl::new(app.url("/token")).unwrap());
@@ -32,8 +34,16 @@ async fn service_gets_a_verifiable_rfc9068_token_with_client_secret_basic() {
 
     // Assert
     assert_eq!(token.token_type().as_ref(), "bearer");
-    assert!(token.refresh_token().is_none(), "RFC 6749 4.4.3: no refresh token");
-    let scopes: Vec<_> = token.scopes().unwrap().iter().map(|s| s.to_string()).collect();
+    assert!(
+        token.refresh_token().is_none(),
+        "RFC 6749 4.4.3: no refresh token"
+    );
+    let scopes: Vec<_> = token
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(scopes, ["orders:read"]);
     let (header, claims) = app
         .verify_jwt(token.access_token().secret(), &app.address)
@@ -75,7 +85,11 @@ async fn token_response_is_not_cacheable() {
     let app = spawn_app().await;
     let secret = app.create_service_client("svc", &[]).await;
     let resp = app
-        .post_form("/token", "grant_type=client_credentials", Some(("svc", &secret)))
+        .post_form(
+            "/token",
+            "grant_type=client_credentials",
+            Some(("svc", &secret)),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["cache-control"], "no-store");
@@ -108,7 +122,10 @@ async fn resource_sets_the_audience_and_multiple_resources_give_an_array() {
         .client_credentials_token("svc", &secret, "&resource=https%3A%2F%2Fapi.example.com")
         .await;
     let (_, claims) = app
-        .verify_jwt(one["access_token"].as_str().unwrap(), "https://api.example.com")
+        .verify_jwt(
+            one["access_token"].as_str().unwrap(),
+            "https://api.example.com",
+        )
         .await;
     assert_eq!(claims["aud"], "https://api.example.com");
 
@@ -122,7 +139,10 @@ async fn resource_sets_the_audience_and_multiple_resources_give_an_array() {
     let (_, claims) = app
         .verify_jwt(two["access_token"].as_str().unwrap(), "https://b.example")
         .await;
-    assert_eq!(claims["aud"], serde_json::json!(["https://a.example", "https://b.example"]));
+    assert_eq!(
+        claims["aud"],
+        serde_json::json!(["https://a.example", "https://b.example"])
+    );
 }
 
 #[tokio::test]
@@ -156,9 +176,14 @@ async fn malformed_or_unregistered_resource_is_invalid_target() {
         .await;
     assert_oauth_error(resp, 400, "invalid_target").await;
     // Without a resource the registered audience is used.
-    let ok = app.client_credentials_token("restricted", &secret, "").await;
+    let ok = app
+        .client_credentials_token("restricted", &secret, "")
+        .await;
     let (_, claims) = app
-        .verify_jwt(ok["access_token"].as_str().unwrap(), "https://orders.example")
+        .verify_jwt(
+            ok["access_token"].as_str().unwrap(),
+            "https://orders.example",
+        )
         .await;
     assert_eq!(claims["aud"], "https://orders.example");
 }
@@ -173,7 +198,10 @@ async fn configured_default_audience_and_global_algorithm_apply() {
     let secret = app.create_service_client("svc", &[]).await;
     let body = app.client_credentials_token("svc", &secret, "").await;
     let (header, claims) = app
-        .verify_jwt(body["access_token"].as_str().unwrap(), "https://internal.example")
+        .verify_jwt(
+            body["access_token"].as_str().unwrap(),
+            "https://internal.example",
+        )
         .await;
     assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
     assert_eq!(claims["aud"], "https://internal.example");
@@ -208,7 +236,11 @@ async fn wrong_secret_is_invalid_client_with_www_authenticate() {
     let app = spawn_app().await;
     app.create_service_client("svc", &[]).await;
     let resp = app
-        .post_form("/token", "grant_type=client_credentials", Some(("svc", "wrong-secret-0123456789")))
+        .post_form(
+            "/token",
+            "grant_type=client_credentials",
+            Some(("svc", "wrong-secret-0123456789")),
+        )
         .await;
     let www = resp.headers().get("www-authenticate").cloned();
     assert_oauth_error(resp, 401, "invalid_client").await;
@@ -219,7 +251,11 @@ async fn wrong_secret_is_invalid_client_with_www_authenticate() {
 async fn unknown_client_and_missing_credentials_are_invalid_client() {
     let app = spawn_app().await;
     let resp = app
-        .post_form("/token", "grant_type=client_credentials", Some(("nobody", "x")))
+        .post_form(
+            "/token",
+            "grant_type=client_credentials",
+            Some(("nobody", "x")),
+        )
         .await;
     assert_oauth_error(resp, 401, "invalid_client").await;
     let resp = app
@@ -230,7 +266,11 @@ async fn unknown_client_and_missing_credentials_are_invalid_client() {
     let _ = secret;
     // A confidential client naming itself without a secret.
     let resp = app
-        .post_form("/token", "grant_type=client_credentials&client_id=svc", None)
+        .post_form(
+            "/token",
+            "grant_type=client_credentials&client_id=svc",
+            None,
+        )
         .await;
     assert_oauth_error(resp, 401, "invalid_client").await;
 }
@@ -247,7 +287,11 @@ async fn client_without_the_grant_is_unauthorized_client() {
         .await
         .unwrap();
     let resp = app
-        .post_form("/token", "grant_type=client_credentials", Some(("webapp", &secret)))
+        .post_form(
+            "/token",
+            "grant_type=client_credentials",
+            Some(("webapp", &secret)),
+        )
         .await;
     assert_oauth_error(resp, 400, "unauthorized_client").await;
 }
@@ -260,7 +304,11 @@ async fn rotated_secret_replaces_the_old_one_at_once() {
         .await
         .unwrap();
     let resp = app
-        .post_form("/token", "grant_type=client_credentials", Some(("svc", &old)))
+        .post_form(
+            "/token",
+            "grant_type=client_credentials",
+            Some(("svc", &old)),
+        )
         .await;
     assert_oauth_error(resp, 401, "invalid_client").await;
     app.client_credentials_token("svc", &new, "").await;

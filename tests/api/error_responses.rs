@@ -6,7 +6,9 @@ use crate::helpers::{assert_oauth_error, spawn_app};
 async fn missing_grant_type_is_invalid_request() {
     let app = spawn_app().await;
     let secret = app.create_service_client("svc", &[]).await;
-    let resp = app.post_form("/token", "scope=a", Some(("svc", &secret))).await;
+    let resp = app
+        .post_form("/token", "scope=a", Some(("svc", &secret)))
+        .await;
     assert_oauth_error(resp, 400, "invalid_request").await;
 }
 
@@ -14,7 +16,11 @@ async fn missing_grant_type_is_invalid_request() {
 async fn unknown_grant_type_is_unsupported_grant_type() {
     let app = spawn_app().await;
     let secret = app.create_service_client("svc", &[]).await;
-    for g in ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"] {
+    for g in [
+        "password",
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ] {
         let resp = app
             .post_form("/token", &format!("grant_type={g}"), Some(("svc", &secret)))
             .await;
@@ -39,7 +45,10 @@ async fn duplicated_parameters_are_invalid_request() {
 async fn oversized_body_and_parameters_are_invalid_request() {
     let app = spawn_app().await;
     let secret = app.create_service_client("svc", &[]).await;
-    let huge = format!("grant_type=client_credentials&scope={}", "a".repeat(200_000));
+    let huge = format!(
+        "grant_type=client_credentials&scope={}",
+        "a".repeat(200_000)
+    );
     let resp = app.post_form("/token", &huge, Some(("svc", &secret))).await;
     assert_oauth_error(resp, 400, "invalid_request").await;
     let long = format!("grant_type=client_credentials&scope={}", "a".repeat(5000));
@@ -51,7 +60,10 @@ async fn oversized_body_and_parameters_are_invalid_request() {
 async fn malformed_encoding_and_wrong_content_type_are_invalid_request() {
     let app = spawn_app().await;
     let secret = app.create_service_client("svc", &[]).await;
-    for body in ["grant_type=client_credentials&scope=%zz", "grant_type=%ff%fe"] {
+    for body in [
+        "grant_type=client_credentials&scope=%zz",
+        "grant_type=%ff%fe",
+    ] {
         let resp = app.post_form("/token", body, Some(("svc", &secret))).await;
         assert_oauth_error(resp, 400, "invalid_request").await;
     }

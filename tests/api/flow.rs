@@ -122,7 +122,12 @@ impl Browser {
         let req = page.input("req").expect("req field");
         self.post(
             &app.url("/login"),
-            &[("csrf_token", &csrf), ("req", &req), ("username", username), ("password", password)],
+            &[
+                ("csrf_token", &csrf),
+                ("req", &req),
+                ("username", username),
+                ("password", password),
+            ],
         )
         .await
     }
@@ -196,7 +201,12 @@ pub fn authorize_url(app: &TestApp, client_id: &str, challenge: &str, extra: &st
 }
 
 /// Runs login and consent for `alice` and returns the callback parameters.
-pub async fn sign_in(app: &TestApp, browser: &Browser, url: &str, username: &str) -> std::collections::HashMap<String, String> {
+pub async fn sign_in(
+    app: &TestApp,
+    browser: &Browser,
+    url: &str,
+    username: &str,
+) -> std::collections::HashMap<String, String> {
     let page = browser.get(url).await;
     let mut page = if page.is_login() {
         browser.login(app, &page, username, PASSWORD).await
@@ -211,7 +221,12 @@ pub async fn sign_in(app: &TestApp, browser: &Browser, url: &str, username: &str
 }
 
 /// Exchanges a code at the token endpoint with client_secret_basic.
-pub async fn exchange(app: &TestApp, client: (&str, &str), code: &str, verifier: &str) -> reqwest::Response {
+pub async fn exchange(
+    app: &TestApp,
+    client: (&str, &str),
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
     let body = format!(
         "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={verifier}",
         urlencode(code),
@@ -221,6 +236,9 @@ pub async fn exchange(app: &TestApp, client: (&str, &str), code: &str, verifier:
 }
 
 pub async fn refresh(app: &TestApp, client: (&str, &str), token: &str) -> reqwest::Response {
-    let body = format!("grant_type=refresh_token&refresh_token={}", urlencode(token));
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        urlencode(token)
+    );
     app.post_form("/token", &body, Some(client)).await
 }

@@ -232,7 +232,9 @@ pub fn urlencode(s: &str) -> String {
 pub async fn assert_oauth_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "unexpected status");
     assert_eq!(
-        resp.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("no-store")
     );
     let body: Value = resp.json().await.expect("JSON error body");

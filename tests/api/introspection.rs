@@ -1,7 +1,9 @@
 //! RFC 7662: authenticated clients learn whether a token is live.
 use latchkey::admin::clients::NewClient;
 use oauth2::basic::BasicClient;
-use oauth2::{AccessToken, ClientId, ClientSecret, IntrospectionUrl, TokenIntrospectionResponse, TokenUrl};
+use oauth2::{
+    AccessToken, ClientId, ClientSecret, IntrospectionUrl, TokenIntrospectionResponse, TokenUrl,
+};
 
 use crate::helpers::{assert_oauth_error, spawn_app, spawn_app_with, urlencode};
 
@@ -78,7 +80,9 @@ async fn tokens_of_a_deleted_client_are_inactive() {
     let secret = app.create_service_client("svc", &[]).await;
     let rs = app.create_service_client("rs", &[]).await;
     let token = app.client_credentials_token("svc", &secret, "").await;
-    latchkey::admin::clients::delete(&app.store, "svc").await.unwrap();
+    latchkey::admin::clients::delete(&app.store, "svc")
+        .await
+        .unwrap();
     let info = app
         .introspect(token["access_token"].as_str().unwrap(), ("rs", &rs))
         .await;
@@ -90,14 +94,19 @@ async fn introspection_requires_client_authentication() {
     let app = spawn_app().await;
     let secret = app.create_service_client("svc", &[]).await;
     let token = app.client_credentials_token("svc", &secret, "").await;
-    let body = format!("token={}", urlencode(token["access_token"].as_str().unwrap()));
+    let body = format!(
+        "token={}",
+        urlencode(token["access_token"].as_str().unwrap())
+    );
     let resp = app.post_form("/introspect", &body, None).await;
     assert_oauth_error(resp, 401, "invalid_client").await;
     let resp = app
         .post_form("/introspect", &body, Some(("svc", "wrong-secret-xxxxxxxx")))
         .await;
     assert_oauth_error(resp, 401, "invalid_client").await;
-    let resp = app.post_form("/introspect", "", Some(("svc", &secret))).await;
+    let resp = app
+        .post_form("/introspect", "", Some(("svc", &secret)))
+        .await;
     assert_oauth_error(resp, 400, "invalid_request").await;
 }
 

@@ -17,7 +17,10 @@ async fn jwks_publishes_public_keys_only_with_kid_use_alg_and_caching() {
         assert!(k["kid"].as_str().is_some_and(|s| !s.is_empty()));
         assert_eq!(k["use"], "sig");
         for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
-            assert!(k.get(private).is_none(), "private member {private} published");
+            assert!(
+                k.get(private).is_none(),
+                "private member {private} published"
+            );
         }
     }
 }
@@ -33,7 +36,9 @@ async fn rotation_signs_with_the_new_key_and_keeps_the_old_one_published() {
     // The same operation as `latchkey keys rotate`, done on the database; the running
     // server picks it up on its next reload (1 s in tests).
     let master = latchkey::crypto::MasterKey::from_base64(&app.master_key).unwrap();
-    latchkey::keys::rotate_keys(&app.store, &master, 3600).await.unwrap();
+    latchkey::keys::rotate_keys(&app.store, &master, 3600)
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
 
     let after = app.client_credentials_token("svc", &secret, "").await;
@@ -43,5 +48,8 @@ async fn rotation_signs_with_the_new_key_and_keeps_the_old_one_published() {
     app.verify_jwt(after, &app.address).await;
     app.verify_jwt(&before, &app.address).await;
     assert_eq!(app.jwks().await.keys.len(), 6);
-    assert_eq!(app.introspect(&before, ("svc", &secret)).await["active"], true);
+    assert_eq!(
+        app.introspect(&before, ("svc", &secret)).await["active"],
+        true
+    );
 }

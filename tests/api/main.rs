@@ -7,13 +7,14 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod error_responses;
+mod flow;
 mod introspection;
 mod keys;
 mod private_key_jwt;
 mod revocation;
-mod flow;
 
 mod authorization_code_flow;
 mod authorization_errors;
 mod refresh_rotation;
 mod sessions_and_consent;
+mod browser;

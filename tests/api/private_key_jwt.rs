@@ -132,8 +132,12 @@ async fn expired_wrong_audience_missing_jti_and_far_future_assertions_are_reject
     for m in mutations {
         let mut c = claims(&app, "signer");
         m(&mut c);
-        assert_oauth_error(token_with(&app, &assertion(&ec, c)).await, 401, "invalid_client")
-            .await;
+        assert_oauth_error(
+            token_with(&app, &assertion(&ec, c)).await,
+            401,
+            "invalid_client",
+        )
+        .await;
     }
 }
 
@@ -165,7 +169,12 @@ async fn unregistered_key_alg_none_and_garbage_are_rejected() {
 async fn wrong_assertion_type_is_invalid_request() {
     let app = spawn_app().await;
     let body = "grant_type=client_credentials&client_assertion_type=urn%3Ax&client_assertion=a.b.c";
-    assert_oauth_error(app.post_form("/token", body, None).await, 400, "invalid_request").await;
+    assert_oauth_error(
+        app.post_form("/token", body, None).await,
+        400,
+        "invalid_request",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -174,7 +183,11 @@ async fn a_secret_cannot_authenticate_a_private_key_jwt_client() {
     let ec = ec_key("k");
     register(&app, "signer", &[&ec]).await;
     let resp = app
-        .post_form("/token", "grant_type=client_credentials", Some(("signer", "some-secret-0123456789")))
+        .post_form(
+            "/token",
+            "grant_type=client_credentials",
+            Some(("signer", "some-secret-0123456789")),
+        )
         .await;
     assert_oauth_error(resp, 401, "invalid_client").await;
 }
@@ -205,7 +218,17 @@ async fn keys_from_a_jwks_uri_are_fetched_and_refetched_after_rotation() {
     })
     .await;
 
-    assert_eq!(token_with(&app, &assertion(&first, claims(&app, "remote"))).await.status(), 200);
+    assert_eq!(
+        token_with(&app, &assertion(&first, claims(&app, "remote")))
+            .await
+            .status(),
+        200
+    );
     *served.lock().unwrap() = json!({"keys": [second.jwk.clone()]});
-    assert_eq!(token_with(&app, &assertion(&second, claims(&app, "remote"))).await.status(), 200);
+    assert_eq!(
+        token_with(&app, &assertion(&second, claims(&app, "remote")))
+            .await
+            .status(),
+        200
+    );
 }

@@ -6,7 +6,13 @@ use crate::helpers::{TestApp, assert_oauth_error, spawn_app, spawn_app_with};
 async fn tokens(app: &TestApp, secret: &str) -> serde_json::Value {
     user(app, "alice").await;
     let (verifier, challenge) = pkce();
-    let q = sign_in(app, &Browser::new(), &authorize_url(app, "web", &challenge, ""), "alice").await;
+    let q = sign_in(
+        app,
+        &Browser::new(),
+        &authorize_url(app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
     let resp = exchange(app, ("web", secret), &q["code"], &verifier).await;
     assert_eq!(resp.status(), 200);
     resp.json().await.unwrap()
@@ -18,7 +24,11 @@ async fn reuse_after_the_grace_window_revokes_the_family() {
     let secret = web_client(&app, "web").await;
     let first = tokens(&app, &secret).await;
     let rt1 = first["refresh_token"].as_str().unwrap();
-    let second: serde_json::Value = refresh(&app, ("web", &secret), rt1).await.json().await.unwrap();
+    let second: serde_json::Value = refresh(&app, ("web", &secret), rt1)
+        .await
+        .json()
+        .await
+        .unwrap();
     let rt2 = second["refresh_token"].as_str().unwrap();
     let at2 = second["access_token"].as_str().unwrap();
 
@@ -27,7 +37,12 @@ async fn reuse_after_the_grace_window_revokes_the_family() {
     assert_oauth_error(replay, 400, "invalid_grant").await;
 
     // The whole family is gone: the newest refresh token and its access token too.
-    assert_oauth_error(refresh(&app, ("web", &secret), rt2).await, 400, "invalid_grant").await;
+    assert_oauth_error(
+        refresh(&app, ("web", &secret), rt2).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
     assert_eq!(app.introspect(at2, ("web", &secret)).await["active"], false);
 }
 
@@ -37,15 +52,28 @@ async fn concurrent_refreshes_inside_the_grace_window_both_succeed() {
     let secret = web_client(&app, "web").await;
     let first = tokens(&app, &secret).await;
     let rt = first["refresh_token"].as_str().unwrap();
-    let (a, b) = tokio::join!(refresh(&app, ("web", &secret), rt), refresh(&app, ("web", &secret), rt));
+    let (a, b) = tokio::join!(
+        refresh(&app, ("web", &secret), rt),
+        refresh(&app, ("web", &secret), rt)
+    );
     assert_eq!(a.status(), 200);
     assert_eq!(b.status(), 200);
     let a: serde_json::Value = a.json().await.unwrap();
     let b: serde_json::Value = b.json().await.unwrap();
     assert_ne!(a["refresh_token"], b["refresh_token"]);
     // Both new tokens work.
-    assert_eq!(refresh(&app, ("web", &secret), a["refresh_token"].as_str().unwrap()).await.status(), 200);
-    assert_eq!(refresh(&app, ("web", &secret), b["refresh_token"].as_str().unwrap()).await.status(), 200);
+    assert_eq!(
+        refresh(&app, ("web", &secret), a["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        refresh(&app, ("web", &secret), b["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -78,12 +106,29 @@ async fn refresh_token_of_another_client_or_revoked_is_invalid_grant() {
     let other = web_client(&app, "other").await;
     let first = tokens(&app, &secret).await;
     let rt = first["refresh_token"].as_str().unwrap();
-    assert_oauth_error(refresh(&app, ("other", &other), rt).await, 400, "invalid_grant").await;
+    assert_oauth_error(
+        refresh(&app, ("other", &other), rt).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
     let resp = app
-        .post_form("/revoke", &format!("token={}&token_type_hint=refresh_token", crate::helpers::urlencode(rt)), Some(("web", &secret)))
+        .post_form(
+            "/revoke",
+            &format!(
+                "token={}&token_type_hint=refresh_token",
+                crate::helpers::urlencode(rt)
+            ),
+            Some(("web", &secret)),
+        )
         .await;
     assert_eq!(resp.status(), 200);
-    assert_oauth_error(refresh(&app, ("web", &secret), rt).await, 400, "invalid_grant").await;
+    assert_oauth_error(
+        refresh(&app, ("web", &secret), rt).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
     let at = first["access_token"].as_str().unwrap();
     assert_eq!(app.introspect(at, ("web", &secret)).await["active"], false);
 }
@@ -96,7 +141,11 @@ async fn no_offline_access_means_no_refresh_token() {
     let (verifier, challenge) = pkce();
     let url = authorize_url(&app, "web", &challenge, "").replace("+offline_access", "");
     let q = sign_in(&app, &Browser::new(), &url, "alice").await;
-    let t: serde_json::Value = exchange(&app, ("web", &secret), &q["code"], &verifier).await.json().await.unwrap();
+    let t: serde_json::Value = exchange(&app, ("web", &secret), &q["code"], &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(t["refresh_token"].is_null());
     assert!(t["id_token"].is_string());
 }

@@ -7,7 +7,10 @@ async fn revoked_access_token_is_inactive() {
     let secret = app.create_service_client("svc", &[]).await;
     let token = app.client_credentials_token("svc", &secret, "").await;
     let token = token["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(app.introspect(&token, ("svc", &secret)).await["active"], true);
+    assert_eq!(
+        app.introspect(&token, ("svc", &secret)).await["active"],
+        true
+    );
     // The oauth2 crate insists on an https revocation URL, so the request is sent by hand
     // exactly as it would send it.
     let resp = app
@@ -19,10 +22,17 @@ async fn revoked_access_token_is_inactive() {
         .await;
     assert_eq!(resp.status(), 200);
 
-    assert_eq!(app.introspect(&token, ("svc", &secret)).await["active"], false);
+    assert_eq!(
+        app.introspect(&token, ("svc", &secret)).await["active"],
+        false
+    );
     // Revoking twice is fine.
     let resp = app
-        .post_form("/revoke", &format!("token={}", urlencode(&token)), Some(("svc", &secret)))
+        .post_form(
+            "/revoke",
+            &format!("token={}", urlencode(&token)),
+            Some(("svc", &secret)),
+        )
         .await;
     assert_eq!(resp.status(), 200);
 }
@@ -32,11 +42,19 @@ async fn invalid_tokens_are_accepted_silently() {
     let app = spawn_app().await;
     let secret = app.create_service_client("svc", &[]).await;
     let resp = app
-        .post_form("/revoke", "token=not-a-token&token_type_hint=access_token", Some(("svc", &secret)))
+        .post_form(
+            "/revoke",
+            "token=not-a-token&token_type_hint=access_token",
+            Some(("svc", &secret)),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     let resp = app
-        .post_form("/revoke", "token=x&token_type_hint=weird", Some(("svc", &secret)))
+        .post_form(
+            "/revoke",
+            "token=x&token_type_hint=weird",
+            Some(("svc", &secret)),
+        )
         .await;
     assert_eq!(resp.status(), 200);
 }
@@ -49,7 +67,11 @@ async fn a_client_cannot_revoke_another_clients_token() {
     let token = app.client_credentials_token("a", &a, "").await;
     let token = token["access_token"].as_str().unwrap();
     let resp = app
-        .post_form("/revoke", &format!("token={}", urlencode(token)), Some(("b", &b)))
+        .post_form(
+            "/revoke",
+            &format!("token={}", urlencode(token)),
+            Some(("b", &b)),
+        )
         .await;
     assert_oauth_error(resp, 400, "unauthorized_client").await;
     assert_eq!(app.introspect(token, ("a", &a)).await["active"], true);

@@ -20,14 +20,18 @@ async fn consent_is_remembered_and_asked_again_only_for_new_scopes_or_prompt_con
     assert!(again.callback().contains_key("code"));
 
     // New scopes: consent for just those.
-    let wider = browser.get(&authorize_url(&app, "web", &challenge, "")).await;
+    let wider = browser
+        .get(&authorize_url(&app, "web", &challenge, ""))
+        .await;
     assert!(wider.is_consent());
     assert!(wider.body.contains("email"));
     assert!(!wider.body.contains(">profile<"));
     browser.consent(&app, &wider, "allow").await;
 
     // prompt=consent asks again even though everything is approved.
-    let forced = browser.get(&authorize_url(&app, "web", &challenge, "&prompt=consent")).await;
+    let forced = browser
+        .get(&authorize_url(&app, "web", &challenge, "&prompt=consent"))
+        .await;
     assert!(forced.is_consent());
     let back = browser.consent(&app, &forced, "allow").await;
     assert!(back.callback().contains_key("code"));
@@ -46,7 +50,9 @@ async fn first_party_clients_skip_consent() {
     user(&app, "alice").await;
     let (_, challenge) = pkce();
     let browser = Browser::new();
-    let page = browser.get(&authorize_url(&app, "portal", &challenge, "")).await;
+    let page = browser
+        .get(&authorize_url(&app, "portal", &challenge, ""))
+        .await;
     let back = browser.login(&app, &page, "alice", PASSWORD).await;
     assert_eq!(back.status, 303);
     assert!(back.callback().contains_key("code"));
@@ -59,10 +65,18 @@ async fn prompt_login_and_max_age_zero_ask_for_the_password_again() {
     user(&app, "alice").await;
     let (_, challenge) = pkce();
     let browser = Browser::new();
-    sign_in(&app, &browser, &authorize_url(&app, "web", &challenge, ""), "alice").await;
+    sign_in(
+        &app,
+        &browser,
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
     for extra in ["&prompt=login", "&max_age=0"] {
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let page = browser.get(&authorize_url(&app, "web", &challenge, extra)).await;
+        let page = browser
+            .get(&authorize_url(&app, "web", &challenge, extra))
+            .await;
         assert!(page.is_login(), "{extra}");
         let back = browser.login(&app, &page, "alice", PASSWORD).await;
         assert_eq!(back.status, 303, "{extra}: {back:?}");
@@ -77,7 +91,9 @@ async fn login_sets_a_new_http_only_lax_session_cookie() {
     user(&app, "alice").await;
     let (_, challenge) = pkce();
     let browser = Browser::new();
-    let page = browser.get(&authorize_url(&app, "web", &challenge, "&login_hint=alice")).await;
+    let page = browser
+        .get(&authorize_url(&app, "web", &challenge, "&login_hint=alice"))
+        .await;
     assert_eq!(page.input("username").as_deref(), Some("alice"));
     let after = browser.login(&app, &page, "alice", PASSWORD).await;
     let cookie = after
@@ -103,19 +119,34 @@ async fn pages_escape_client_names_and_carry_security_headers() {
     })
     .await;
     let (_, challenge) = pkce();
-    let page = Browser::new().get(&authorize_url(&app, "evil", &challenge, "")).await;
+    let page = Browser::new()
+        .get(&authorize_url(&app, "evil", &challenge, ""))
+        .await;
     assert!(page.is_login());
     assert!(!page.body.contains("<script>alert(1)</script>"));
     assert!(page.body.contains("&lt;script&gt;") || page.body.contains("&#60;script&#62;"));
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'none'"));
     assert!(csp.contains("frame-ancestors 'none'"));
-    assert!(csp.contains("form-action 'self' http://127.0.0.1:9"), "{csp}");
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
     assert_eq!(page.headers["x-frame-options"], "DENY");
     assert!(page.headers.contains_key("referrer-policy"));
-    let css = app.http.get(app.url("/static/style.css")).send().await.unwrap();
+    let css = app
+        .http
+        .get(app.url("/static/style.css"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(css.status(), 200);
-    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 }
 
 #[tokio::test]
@@ -123,10 +154,26 @@ async fn userinfo_requires_a_valid_openid_token() {
     let app = spawn_app().await;
     let resp = app.http.get(app.url("/userinfo")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
-    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
-    let resp = app.http.get(app.url("/userinfo")).bearer_auth("garbage").send().await.unwrap();
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let resp = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
-    assert!(resp.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
     let secret = app.create_service_client("svc", &[]).await;
     let token = app.client_credentials_token("svc", &secret, "").await;
     let resp = app

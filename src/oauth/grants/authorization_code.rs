@@ -6,8 +6,8 @@ use super::super::error::{OAuthError, OAuthResult};
 use super::super::params::Params;
 use super::super::token::TokenResponse;
 use super::super::{Provider, now, pkce};
-use super::user_tokens::{self, UserTokenRequest};
 use super::requested_audience;
+use super::user_tokens::{self, UserTokenRequest};
 use crate::domain::{CodeVerifier, Scope};
 
 pub async fn exchange(
@@ -21,7 +21,9 @@ pub async fn exchange(
         .get("code_verifier")
         .map(|v| CodeVerifier::parse(v).map_err(|e| OAuthError::invalid_request(e.0)))
         .transpose()?;
-    let invalid = || OAuthError::invalid_grant("the authorization code is invalid, expired or was already used");
+    let invalid = || {
+        OAuthError::invalid_grant("the authorization code is invalid, expired or was already used")
+    };
 
     let hash = p.hasher.hash(code);
     let Some(record) = p.grants.find_authorization_code(&hash).await? else {
@@ -53,7 +55,9 @@ pub async fn exchange(
     match (&record.code_challenge, &verifier) {
         (Some(challenge), Some(v)) => {
             if !pkce::verify_s256(v, challenge) {
-                return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ));
             }
         }
         (Some(_), None) => {
@@ -62,7 +66,9 @@ pub async fn exchange(
         // RFC 9700 section 2.1.1: a verifier for a code issued without a challenge is
         // a downgrade attempt.
         (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant("code_verifier sent but no code_challenge was used"));
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent but no code_challenge was used",
+            ));
         }
         (None, None) => {
             if client.is_public() || client.require_pkce {

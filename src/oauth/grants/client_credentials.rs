@@ -1,11 +1,11 @@
 //! `grant_type=client_credentials` (RFC 6749 section 4.4): a confidential client asks for a
 //! token for itself. No refresh token is issued (section 4.4.3), and a secret-authenticated
 //! request writes nothing to the database.
+use super::super::Provider;
+use super::super::access_token::AccessTokenGrant;
 use super::super::client_auth::AuthenticatedClient;
 use super::super::error::{OAuthError, OAuthResult};
 use super::super::params::Params;
-use super::super::Provider;
-use super::super::access_token::AccessTokenGrant;
 use super::super::token::TokenResponse;
 use super::{requested_audience, requested_scope};
 

@@ -37,7 +37,8 @@ pub async fn exchange(
         .filter(|g| g.revoked_at.is_none())
         .ok_or_else(invalid)?;
     let grace = p.settings.tokens.refresh_token_grace as i64;
-    let rotated_now = record.rotated_at.is_none() && p.grants.mark_refresh_token_rotated(&hash, t).await?;
+    let rotated_now =
+        record.rotated_at.is_none() && p.grants.mark_refresh_token_rotated(&hash, t).await?;
     if !rotated_now {
         // Already rotated (before, or by a concurrent request just now).
         let rotated_at = match record.rotated_at {

@@ -1,0 +1,379 @@
+//! The sign-in journey in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver + fantoccini) against the real server and a tiny relying party that
+//! receives the callback. This is the one test that checks what only a browser enforces:
+//! the Content-Security-Policy `form-action` on the redirect after consent, cookies across
+//! the login and consent forms, and that the pages render. It also writes the screenshots
+//! in `docs/images/` when LATCHKEY_WRITE_SCREENSHOTS=1.
+//!
+//! Needs `chromedriver` and `chromium` on PATH (`apt-get install -y chromium chromium-driver`);
+//! without them the test fails, unless LATCHKEY_SKIP_BROWSER_TESTS=1 is set.
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::Html;
+use axum::routing::get;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use latchkey::admin::clients::NewClient;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::flow::{PASSWORD, pkce, user};
+use crate::helpers::{TestApp, spawn_app, urlencode};
+
+/// The longest any single wait in this file may take.
+const WAIT: Duration = Duration::from_secs(10);
+/// Backstop for the whole journey, in case chromedriver stops answering mid-command.
+const WHOLE_TEST: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_person_signs_in_and_approves_in_a_real_browser() {
+    // Arrange
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let app = spawn_app().await;
+    let rp = RelyingParty::start().await;
+    let secret = app
+        .create_client(NewClient {
+            id: "webapp".into(),
+            name: Some("Example Web App".into()),
+            redirect_uris: vec![rp.callback.clone()],
+            ..Default::default()
+        })
+        .await
+        .expect("secret");
+    let alice = user(&app, "alice").await;
+    let browser = driver.session().await;
+
+    bounded(journey(&app, &browser, rp, &secret, &alice)).await;
+
+    browser.close().await.expect("close the WebDriver session");
+}
+
+async fn journey(app: &TestApp, browser: &Client, mut rp: RelyingParty, secret: &str, sub: &str) {
+    let (verifier, challenge) = pkce();
+    let state = latchkey::crypto::random_token();
+    let nonce = latchkey::crypto::random_token();
+    let auth_url = authorize_url(app, &rp.callback, &challenge, &state, &nonce);
+
+    // Act: the login page.
+    browser.goto(&auth_url).await.expect("open /authorize");
+    assert_eq!(browser.title().await.unwrap(), "Sign in · Latchkey");
+    assert_eq!(text(browser, "h1").await, "Sign in");
+    assert_eq!(
+        text(browser, ".lede").await,
+        "to continue to Example Web App"
+    );
+    save_screenshot(browser, "login.png").await;
+    browser
+        .find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    click(browser, "form[action='/login'] button[type='submit']").await;
+
+    // Act: the consent page.
+    wait_for(browser, "form[action='/consent']").await;
+    assert_eq!(browser.title().await.unwrap(), "Allow access? · Latchkey");
+    assert_eq!(text(browser, ".client-name").await, "Example Web App");
+    let mut scopes = Vec::new();
+    for item in browser.find_all(Locator::Css(".scope-name")).await.unwrap() {
+        scopes.push(item.text().await.unwrap());
+    }
+    for scope in ["profile", "email", "offline_access"] {
+        assert!(scopes.iter().any(|s| s == scope), "{scope} in {scopes:?}");
+    }
+    save_screenshot(browser, "consent.png").await;
+    click(browser, "button[name='decision'][value='allow']").await;
+
+    // Assert: the browser followed the redirect to the relying party (which it would refuse
+    // if the consent page's CSP form-action did not allow the redirect URI).
+    let landed = wait_for_url(browser, &rp.callback).await;
+    assert_eq!(text(browser, "h1").await, "Signed in");
+    let q = tokio::time::timeout(WAIT, rp.received.recv())
+        .await
+        .expect("the relying party saw the callback in time")
+        .expect("callback query");
+    assert!(q.contains_key("code"), "callback {landed}");
+    assert_eq!(q["state"], state);
+    assert_eq!(q["iss"], app.address, "RFC 9207 iss");
+
+    // Assert: the code the browser carried is good for tokens, bound to the PKCE verifier.
+    let body = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={verifier}",
+        urlencode(&q["code"]),
+        urlencode(&rp.callback)
+    );
+    let resp = app
+        .post_form("/token", &body, Some(("webapp", secret)))
+        .await;
+    assert_eq!(resp.status(), 200, "token exchange");
+    let tokens: serde_json::Value = resp.json().await.unwrap();
+    let id_token = tokens["id_token"].as_str().expect("id_token");
+    let (_, claims) = app.verify_jwt(id_token, "webapp").await;
+    assert_eq!(claims["sub"], sub);
+    assert_eq!(claims["nonce"], nonce.as_str());
+
+    // Act + Assert: an unregistered redirect URI (on a live server, so a wrong redirect would
+    // land there) shows Latchkey's error page and the browser stays put.
+    let elsewhere = rp.callback.replace("/callback", "/elsewhere");
+    let bad_url = authorize_url(app, &elsewhere, &challenge, &state, &nonce);
+    browser.goto(&bad_url).await.expect("open /authorize");
+    let at = browser.current_url().await.unwrap();
+    assert_eq!(at.origin().ascii_serialization(), app.address, "at {at}");
+    assert_eq!(at.path(), "/authorize");
+    assert_eq!(
+        browser.title().await.unwrap(),
+        "This sign-in request is not valid · Latchkey"
+    );
+    save_screenshot(browser, "error.png").await;
+    assert!(rp.received.try_recv().is_err(), "no second callback");
+}
+
+fn authorize_url(
+    app: &TestApp,
+    redirect_uri: &str,
+    challenge: &str,
+    state: &str,
+    nonce: &str,
+) -> String {
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "webapp")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", "openid profile email offline_access")
+        .append_pair("state", state)
+        .append_pair("nonce", nonce)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    url.into()
+}
+
+async fn bounded(journey: impl Future<Output = ()>) {
+    tokio::time::timeout(WHOLE_TEST, journey)
+        .await
+        .expect("the browser journey finished in time");
+}
+
+async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+}
+
+async fn text(browser: &Client, css: &str) -> String {
+    wait_for(browser, css).await.text().await.unwrap()
+}
+
+async fn click(browser: &Client, css: &str) {
+    wait_for(browser, css).await.click().await.unwrap();
+}
+
+/// Polls until the browser is at a URL starting with `prefix`; returns that URL.
+async fn wait_for_url(browser: &Client, prefix: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let at = browser.current_url().await.unwrap().to_string();
+        if at.starts_with(prefix) {
+            return at;
+        }
+        assert!(Instant::now() < deadline, "still at {at}, not {prefix}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Saves a screenshot of the viewport for the docs, only when asked to, so ordinary test
+/// runs leave the working tree clean.
+async fn save_screenshot(browser: &Client, name: &str) {
+    if std::env::var("LATCHKEY_WRITE_SCREENSHOTS").as_deref() != Ok("1") {
+        return;
+    }
+    let png = browser.screenshot().await.expect("screenshot");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/images");
+    std::fs::create_dir_all(&dir).expect("create docs/images");
+    std::fs::write(dir.join(name), png).expect("write screenshot");
+}
+
+/// The client's side of the redirect: records the callback query and says "signed in".
+struct RelyingParty {
+    callback: String,
+    received: mpsc::UnboundedReceiver<HashMap<String, String>>,
+}
+
+impl RelyingParty {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the relying party");
+        let callback = format!("http://{}/callback", listener.local_addr().unwrap());
+        let (sender, received) = mpsc::unbounded_channel();
+        let router = Router::new()
+            .route("/callback", get(callback_page))
+            .with_state(sender);
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { callback, received }
+    }
+}
+
+async fn callback_page(
+    State(sender): State<mpsc::UnboundedSender<HashMap<String, String>>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Html<&'static str> {
+    let _ = sender.send(query);
+    Html("<!doctype html><title>Example Web App</title><h1>Signed in</h1>")
+}
+
+/// A chromedriver process in its own process group with its own TMPDIR. Dropping it
+/// terminates the whole group, so a test that panics with a session open does not leave
+/// Chromium running, and removes the profile folders Chromium leaves in the temp dir.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+    // Dropped after the processes are gone (fields drop after `Drop::drop`).
+    tmp: tempfile::TempDir,
+}
+
+impl ChromeDriver {
+    /// Starts chromedriver, or returns None when browser tests are switched off.
+    fn start() -> Option<Self> {
+        if std::env::var("LATCHKEY_SKIP_BROWSER_TESTS").as_deref() == Ok("1") {
+            println!("browser test skipped: LATCHKEY_SKIP_BROWSER_TESTS=1");
+            return None;
+        }
+        let tmp = tempfile::tempdir().expect("temp dir for chromedriver");
+        let port = free_port();
+        let log = std::fs::File::create(tmp.path().join("chromedriver.log")).unwrap();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                "chromedriver is not on PATH. Install it with \
+                 `apt-get install -y chromium chromium-driver`, \
+                 or set LATCHKEY_SKIP_BROWSER_TESTS=1 to skip the browser tests"
+            ),
+            Err(e) => panic!("could not start chromedriver: {e}"),
+        };
+        let mut driver = Self { child, port, tmp };
+        driver.wait_until_listening();
+        Some(driver)
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("chromedriver exited ({status}):\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {} in time:\n{}",
+                self.port,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("chromedriver.log")).unwrap_or_default()
+    }
+
+    /// A new headless Chromium session.
+    async fn session(&self) -> Client {
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                // --headless=new and --no-sandbox are required here (no display, running as
+                // root); the rest keep Chromium from phoning home or slowing the test down.
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--window-size=1280,900",
+                ]
+            },
+            "timeouts": { "pageLoad": WAIT.as_millis() as u64, "script": 5_000 }
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        // Plain HTTP to the local chromedriver: ClientBuilder::rustls() would need a rustls
+        // CryptoProvider chosen for the whole test binary (both aws-lc-rs and ring are enabled).
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let webdriver = format!("http://127.0.0.1:{}", self.port);
+        let connect = builder.connect(&webdriver);
+        match tokio::time::timeout(WAIT, connect).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => panic!("no browser session: {e}\n{}", self.log()),
+            Err(_) => panic!("no browser session in time:\n{}", self.log()),
+        }
+    }
+
+    fn signal_group(&self, signal: &str) -> bool {
+        // The group id is chromedriver's pid: it was started with process_group(0).
+        Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        self.signal_group("-TERM");
+        // Give chromedriver and Chromium a moment to exit, reaping chromedriver so that the
+        // group check below does not count it as a zombie; then make sure.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            let _ = self.child.try_wait();
+            if !self.signal_group("-0") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        self.signal_group("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
