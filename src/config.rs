@@ -62,6 +62,9 @@ pub struct TokenSettings {
     pub session_ttl: u64,
     /// How long a login or consent page stays valid, seconds.
     pub interaction_ttl: u64,
+    /// How often each node deletes expired sessions, codes, refresh tokens and revocation
+    /// records, seconds.
+    pub purge_interval: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -123,6 +126,7 @@ impl Default for Settings {
                 clock_skew: 60,
                 session_ttl: 12 * 3600,
                 interaction_ttl: 3600,
+                purge_interval: 600,
             },
             keys: KeySettings {
                 reload_interval: 30,

@@ -7,11 +7,6 @@ fn main() -> ExitCode {
     // Usage errors end here, with clap's message and exit status 2.
     let cli = latchkey::cli::Cli::parse();
 
-    // LATCHKEY_CONFIG names the config file; it is not a setting, and `Settings::load`
-    // treats every other LATCHKEY_* variable as one. Its value is in `cli.config` now.
-    // SAFETY: no other thread exists yet; the runtime is built below.
-    unsafe { std::env::remove_var("LATCHKEY_CONFIG") };
-
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

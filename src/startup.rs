@@ -19,6 +19,7 @@ pub struct Application {
     port: u16,
     router: axum::Router,
     reloader: tokio::task::JoinHandle<()>,
+    janitor: tokio::task::JoinHandle<()>,
     pub provider: Arc<Provider>,
     pub store: Store,
 }
@@ -57,6 +58,10 @@ impl Application {
         .context("failed to load signing keys")?;
         let reloader =
             keys.spawn_reloader(Duration::from_secs(settings.keys.reload_interval.max(1)));
+        let janitor = spawn_janitor(
+            store.clone(),
+            Duration::from_secs(settings.tokens.purge_interval.max(1)),
+        );
         let shared = Arc::new(store.clone());
         let provider = Arc::new(Provider::new(
             Arc::clone(&settings),
@@ -82,6 +87,7 @@ impl Application {
             port,
             router,
             reloader,
+            janitor,
             provider,
             store,
         })
@@ -98,8 +104,28 @@ impl Application {
             .await
             .context("server error");
         self.reloader.abort();
+        self.janitor.abort();
         result
     }
+}
+
+/// Deletes expired rows now and then, so that tables of short-lived records stay small.
+/// Every node may run it; the deletes are idempotent.
+fn spawn_janitor(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.purge_expired(crate::oauth::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "purged expired records"),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "purging expired records failed")
+                }
+            }
+        }
+    })
 }
 
 /// `latchkey serve`.

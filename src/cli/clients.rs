@@ -14,7 +14,7 @@ use crate::store::Store;
 pub enum ClientsCommand {
     /// Register a client. A secret-based client registered without --secret gets a
     /// generated secret, printed once.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List registered clients.
     List,
     /// Show every setting of one client (never its secret).
@@ -90,7 +90,7 @@ pub struct CreateArgs {
 
 pub async fn run(cmd: ClientsCommand, store: &Store) -> anyhow::Result<()> {
     match cmd {
-        ClientsCommand::Create(args) => create(args, store).await,
+        ClientsCommand::Create(args) => create(*args, store).await,
         ClientsCommand::List => {
             let list = clients::list(store).await.map_err(admin_err)?;
             if list.is_empty() {

@@ -31,7 +31,7 @@ pub async fn run(
         KeysCommand::List => {
             let ring = KeyRing::load(Arc::new(store.clone()), master, retention).await?;
             let mut keys = ring.list();
-            keys.sort_by(|a, b| (a.created_at, a.alg).cmp(&(b.created_at, b.alg)));
+            keys.sort_by_key(|k| (k.created_at, k.alg));
             let rows: Vec<Vec<String>> = keys
                 .iter()
                 .map(|k| {

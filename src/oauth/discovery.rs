@@ -52,7 +52,6 @@ impl Provider {
             "grant_types_supported": grants,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": algs,
-            "userinfo_signing_alg_values_supported": ["none"],
             "token_endpoint_auth_methods_supported": auth_methods,
             "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
             "introspection_endpoint_auth_methods_supported": confidential_methods,

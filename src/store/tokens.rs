@@ -61,14 +61,13 @@ impl AssertionReplayCache for Store {
 
         // Now and then, clear out expired entries so the table stays small. Any node may
         // do it; the DELETE is idempotent.
-        if crate::crypto::random_bytes::<1>()[0] < 4 {
-            if let Err(e) = client_assertion_jti::Entity::delete_many()
+        if now_and_then()
+            && let Err(e) = client_assertion_jti::Entity::delete_many()
                 .filter(client_assertion_jti::Column::ExpiresAt.lt(now))
                 .exec(&self.db)
                 .await
-            {
-                tracing::warn!(error = %e, "failed to purge expired client assertion ids");
-            }
+        {
+            tracing::warn!(error = %e, "failed to purge expired client assertion ids");
         }
         Ok(affected > 0)
     }
@@ -93,6 +92,15 @@ impl AccessTokenRevocations for Store {
             .exec_without_returning(&self.db)
             .await
             .db_context("failed to record a revoked access token")?;
+        // A revoked token past its expiry is rejected anyway; drop such rows now and then.
+        if now_and_then()
+            && let Err(e) = revoked_token::Entity::delete_many()
+                .filter(revoked_token::Column::ExpiresAt.lt(unix_now()))
+                .exec(&self.db)
+                .await
+        {
+            tracing::warn!(error = %e, "failed to purge expired revoked tokens");
+        }
         Ok(())
     }
 
@@ -103,6 +111,12 @@ impl AccessTokenRevocations for Store {
             .db_context("failed to look up a revoked access token")?;
         Ok(row.is_some())
     }
+}
+
+/// True for about one call in 64: how often writers also purge expired rows, so that the
+/// cost is spread thinly without a scheduler.
+fn now_and_then() -> bool {
+    crate::crypto::random_bytes::<1>()[0] < 4
 }
 
 /// Adds every unexpired access token issued under the grants where `column = value` to the
@@ -145,6 +159,9 @@ pub(super) async fn revoke_grant_access_tokens<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Seconds a code is remembered after it expires.
+const CODE_REPLAY_MEMORY: i64 = 24 * 3600;
+
 pub(super) async fn purge_expired<C: ConnectionTrait>(conn: &C, now: i64) -> anyhow::Result<u64> {
     let mut total = 0;
     total += revoked_token::Entity::delete_many()
@@ -165,8 +182,10 @@ pub(super) async fn purge_expired<C: ConnectionTrait>(conn: &C, now: i64) -> any
         .await
         .db_context("failed to purge sessions")?
         .rows_affected;
+    // Used codes are kept a day past expiry, so that a replay is still recognised and
+    // revokes what the code produced (RFC 6749 section 4.1.2).
     total += authorization_code::Entity::delete_many()
-        .filter(authorization_code::Column::ExpiresAt.lt(now))
+        .filter(authorization_code::Column::ExpiresAt.lt(now - CODE_REPLAY_MEMORY))
         .exec(conn)
         .await
         .db_context("failed to purge authorization codes")?

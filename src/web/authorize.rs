@@ -171,8 +171,8 @@ fn step_response(
             let view = ConsentView {
                 client_name: request.client_name().to_owned(),
                 user_display: user.name.clone().unwrap_or_else(|| user.username.clone()),
-                scopes: to_approve
-                    .iter()
+                scopes: ordered(&to_approve)
+                    .into_iter()
                     .map(|s| ScopeItem {
                         name: s.as_str().to_owned(),
                         description: describe_scope(s.as_str()),
@@ -186,6 +186,20 @@ fn step_response(
             (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
         }
     }
+}
+
+/// Standard scopes first, in the order people read them; the rest alphabetically.
+fn ordered(scope: &crate::domain::Scope) -> Vec<&crate::domain::ScopeToken> {
+    const FIRST: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+    let mut v: Vec<_> = scope.iter().collect();
+    v.sort_by_key(|t| {
+        let rank = FIRST
+            .iter()
+            .position(|f| *f == t.as_str())
+            .unwrap_or(FIRST.len());
+        (rank, t.as_str().to_owned())
+    });
+    v
 }
 
 fn authorize_error(e: AuthorizeError) -> Response {

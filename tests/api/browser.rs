@@ -321,7 +321,8 @@ impl ChromeDriver {
                     "--disable-background-networking",
                     "--disable-component-update",
                     "--disable-sync",
-                    "--window-size=1280,900",
+                    // Tall enough for the whole consent page in the docs screenshots.
+                    "--window-size=1280,1080",
                 ]
             },
             "timeouts": { "pageLoad": WAIT.as_millis() as u64, "script": 5_000 }
@@ -355,20 +356,47 @@ impl ChromeDriver {
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
+        let pgid = self.child.id();
         self.signal_group("-TERM");
-        // Give chromedriver and Chromium a moment to exit, reaping chromedriver so that the
-        // group check below does not count it as a zombie; then make sure.
+        // Chromium exits within milliseconds of SIGTERM; wait for that (bounded) so the
+        // TMPDIR is removed after the last write, then make sure.
         let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
+        let _ = self.child.try_wait();
+        while group_running(pgid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
             let _ = self.child.try_wait();
-            if !self.signal_group("-0") {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
         }
-        self.signal_group("-KILL");
+        if group_running(pgid) {
+            self.signal_group("-KILL");
+        }
         let _ = self.child.wait();
     }
+}
+
+/// Whether a process of the group is still running. Zombies do not count: Chromium's
+/// helpers are reparented to PID 1 when chromedriver exits, and some container inits reap
+/// them only seconds later.
+fn group_running(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    let pgid = pgid.to_string();
+    entries.flatten().any(|entry| {
+        let is_pid = entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit());
+        // /proc/PID/stat is "pid (comm) state ppid pgrp ..."; comm may hold spaces or ')'.
+        is_pid
+            && std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map(|(_, rest)| rest.split_whitespace().take(3).collect())
+                    .unwrap_or_default();
+                matches!(fields[..], [state, _ppid, pgrp] if state != "Z" && pgrp == pgid)
+            })
+    })
 }
 
 fn free_port() -> u16 {

@@ -191,15 +191,17 @@ async fn wrong_master_key_fails_loudly() {
     assert!(latchkey(&db, &master, &["keys", "rotate"]).status.success());
     let other = latchkey::crypto::MasterKey::generate().to_base64();
     let out = latchkey(&db, &other, &["keys", "list"]);
-    let _ = out;
-    let app = std::panic::AssertUnwindSafe(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut s = latchkey::config::Settings::default();
-        s.database_url = secrecy::SecretString::from(db.url.clone());
-        s.master_key = Some(secrecy::SecretString::from(other.clone()));
-        latchkey::startup::Application::build_with_listener(s, listener).await
-    })
-    .await;
+    assert!(
+        !out.status.success(),
+        "keys list must refuse the wrong master key"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let settings = latchkey::config::Settings {
+        database_url: secrecy::SecretString::from(db.url.clone()),
+        master_key: Some(secrecy::SecretString::from(other.clone())),
+        ..Default::default()
+    };
+    let app = latchkey::startup::Application::build_with_listener(settings, listener).await;
     assert!(
         app.is_err(),
         "a server must not start with the wrong master key"

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use latchkey::admin::clients::NewClient;
 use latchkey::config::Settings;
 use latchkey::crypto::MasterKey;
@@ -12,13 +10,11 @@ use serde_json::Value;
 /// A running server on a fresh database.
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
-    pub settings: Settings,
     pub store: Store,
     pub http: reqwest::Client,
     pub master_key: String,
-    pub provider: Arc<latchkey::oauth::Provider>,
-    pub db: TestDb,
+    /// Kept so the database lives (and is dropped) with the app.
+    _db: TestDb,
 }
 
 /// The database of one test: a temporary SQLite file, or a PostgreSQL database created
@@ -109,19 +105,20 @@ pub async fn spawn_app_on(
         .await
         .expect("bind port 0");
     let port = listener.local_addr().unwrap().port();
-    let mut settings = Settings::default();
-    settings.listen = listener.local_addr().unwrap();
-    settings.issuer = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-    settings.database_url = SecretString::from(db.url.clone());
-    settings.database_max_connections = 5;
-    settings.master_key = Some(SecretString::from(master_key.clone()));
+    let mut settings = Settings {
+        listen: listener.local_addr().unwrap(),
+        issuer: url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+        database_url: SecretString::from(db.url.clone()),
+        database_max_connections: 5,
+        master_key: Some(SecretString::from(master_key.clone())),
+        ..Settings::default()
+    };
     settings.keys.reload_interval = 1;
     configure(&mut settings);
-    let app = Application::build_with_listener(settings.clone(), listener)
+    let app = Application::build_with_listener(settings, listener)
         .await
         .expect("failed to build the application");
     let store = app.store.clone();
-    let provider = app.provider.clone();
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -129,13 +126,10 @@ pub async fn spawn_app_on(
         .unwrap();
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        port,
-        settings,
         store,
         http,
         master_key,
-        provider,
-        db,
+        _db: db,
     }
 }
 

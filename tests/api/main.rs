@@ -15,6 +15,6 @@ mod revocation;
 
 mod authorization_code_flow;
 mod authorization_errors;
+mod browser;
 mod refresh_rotation;
 mod sessions_and_consent;
-mod browser;

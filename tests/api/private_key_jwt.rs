@@ -119,7 +119,8 @@ async fn expired_wrong_audience_missing_jti_and_far_future_assertions_are_reject
     let ec = ec_key("k");
     register(&app, "signer", &[&ec]).await;
     let now = latchkey::oauth::now();
-    let mutations: Vec<Box<dyn Fn(&mut Value)>> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let mutations: Vec<Mutation> = vec![
         Box::new(move |c| c["exp"] = json!(now - 300)),
         Box::new(|c| c["aud"] = json!("https://elsewhere.example/token")),
         Box::new(|c| {
