@@ -28,6 +28,7 @@ enum Clients {
     IdTokenAlg,
     FirstParty,
     RequirePkce,
+    AlwaysIssueRefreshToken,
     CreatedAt,
     UpdatedAt,
 }
@@ -200,6 +201,7 @@ impl MigrationTrait for Migration {
                     .col(text_null(Clients::IdTokenAlg))
                     .col(boolean(Clients::FirstParty).default(false))
                     .col(boolean(Clients::RequirePkce).default(true))
+                    .col(boolean(Clients::AlwaysIssueRefreshToken).default(false))
                     .col(big_integer(Clients::CreatedAt))
                     .col(big_integer(Clients::UpdatedAt))
                     .to_owned(),

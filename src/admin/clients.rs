@@ -40,6 +40,8 @@ pub struct NewClient {
     pub id_token_alg: Option<String>,
     pub first_party: bool,
     pub no_pkce: bool,
+    /// Refresh tokens without `offline_access` (needs the refresh_token grant).
+    pub always_issue_refresh_token: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -227,6 +229,11 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
             "--no-pkce applies only to the authorization_code grant",
         ));
     }
+    if new.always_issue_refresh_token && !grants.contains(&GrantType::RefreshToken) {
+        return Err(AdminError::invalid(
+            "--always-issue-refresh-token needs the refresh_token grant",
+        ));
+    }
 
     let scope = if !requested_scope.is_empty() {
         requested_scope
@@ -255,6 +262,7 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
         id_token_alg,
         first_party: new.first_party,
         require_pkce: !new.no_pkce,
+        always_issue_refresh_token: new.always_issue_refresh_token,
         created_at: now,
     };
     Ok(CreatedClient {

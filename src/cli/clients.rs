@@ -86,6 +86,9 @@ pub struct CreateArgs {
     /// Do not require PKCE (legacy confidential clients only).
     #[arg(long)]
     pub no_pkce: bool,
+    /// Issue refresh tokens even when the app does not ask for offline_access.
+    #[arg(long)]
+    pub always_issue_refresh_token: bool,
 }
 
 pub async fn run(cmd: ClientsCommand, store: &Store) -> anyhow::Result<()> {
@@ -156,6 +159,7 @@ async fn create(args: CreateArgs, store: &Store) -> anyhow::Result<()> {
         id_token_alg: args.id_token_alg,
         first_party: args.first_party,
         no_pkce: args.no_pkce,
+        always_issue_refresh_token: args.always_issue_refresh_token,
     };
     let created = clients::create(store, new).await.map_err(admin_err)?;
     out!("created client {}", created.client.id);
@@ -222,6 +226,10 @@ fn print_client(c: &Client) {
     field("id_token_alg", alg(c.id_token_alg));
     field("first_party", yes_no(c.first_party));
     field("require_pkce", yes_no(c.require_pkce));
+    field(
+        "always_issue_refresh_token",
+        yes_no(c.always_issue_refresh_token),
+    );
     field("created_at", time(c.created_at));
 }
 

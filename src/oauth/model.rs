@@ -27,6 +27,9 @@ pub struct Client {
     pub first_party: bool,
     /// PKCE is required unless this is cleared (legacy confidential clients only).
     pub require_pkce: bool,
+    /// Issue refresh tokens even when `offline_access` was not granted (for clients that
+    /// keep sessions longer than an access token lives).
+    pub always_issue_refresh_token: bool,
     pub created_at: i64,
 }
 

@@ -120,6 +120,7 @@ fn to_row(c: &Client, now: i64) -> anyhow::Result<client::ActiveModel> {
         id_token_alg: Set(c.id_token_alg.map(|a| a.as_str().to_owned())),
         first_party: Set(c.first_party),
         require_pkce: Set(c.require_pkce),
+        always_issue_refresh_token: Set(c.always_issue_refresh_token),
         created_at: Set(c.created_at),
         updated_at: Set(now),
     };
@@ -177,6 +178,7 @@ fn parse_row(m: client::Model) -> anyhow::Result<Client> {
         id_token_alg: alg("id_token_alg", m.id_token_alg)?,
         first_party: m.first_party,
         require_pkce: m.require_pkce,
+        always_issue_refresh_token: m.always_issue_refresh_token,
         created_at: m.created_at,
     })
 }
@@ -201,6 +203,7 @@ mod tests {
             id_token_alg: None,
             first_party: false,
             require_pkce: true,
+            always_issue_refresh_token: false,
             created_at: 1,
             updated_at: 1,
         }

@@ -12,7 +12,7 @@ use super::pages::{
     session_cookie_name,
 };
 use super::views::{ConsentView, LoginView, ScopeItem, describe_scope};
-use crate::oauth::authorize::{AuthorizeError, AuthorizeStep};
+use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use crate::oauth::interaction::LoginResult;
 use crate::oauth::{OAuthError, Params, Provider};
 
@@ -51,7 +51,7 @@ async fn authorize(s: &AppState, jar: CookieJar, raw: String) -> Response {
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
     match p.authorize(&raw, session.as_deref()).await {
-        Ok((step, ticket)) => step_response(p, jar, step, ticket, None),
+        Ok((step, ticket)) => step_response(p, jar, step, ticket),
         Err(e) => authorize_error(e),
     }
 }
@@ -84,28 +84,21 @@ pub async fn login_post(
         .await;
     match result {
         Ok(LoginResult::Failed(req)) => {
-            let (jar, csrf) = csrf_token(p, jar);
-            let view = LoginView {
-                client_name: Some(req.client_name().to_owned()),
-                error: Some("Incorrect username or password.".into()),
-                csrf_token: csrf,
-                req: ticket,
-                username: form
-                    .get("username")
-                    .unwrap_or("")
-                    .chars()
-                    .take(64)
-                    .collect(),
-            };
-            let action = form_action_source(req.redirect_uri.as_str());
-            (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
+            let username = form
+                .get("username")
+                .unwrap_or("")
+                .chars()
+                .take(64)
+                .collect();
+            let error = Some("Incorrect username or password.".to_owned());
+            login_page(p, jar, &req, ticket, error, username)
         }
         Ok(LoginResult::SignedIn {
             session_cookie: value,
             step,
         }) => {
             let jar = jar.add(session_cookie(p, value));
-            step_response(p, jar, step, ticket, None)
+            step_response(p, jar, step, ticket)
         }
         Err(e) => authorize_error(e),
     }
@@ -135,31 +128,17 @@ pub async fn consent_post(
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
     match p.consent(&ticket, session.as_deref(), allow).await {
-        Ok(step) => step_response(p, jar, step, ticket, None),
+        Ok(step) => step_response(p, jar, step, ticket),
         Err(e) => authorize_error(e),
     }
 }
 
-fn step_response(
-    p: &Provider,
-    jar: CookieJar,
-    step: AuthorizeStep,
-    ticket: String,
-    error: Option<String>,
-) -> Response {
+fn step_response(p: &Provider, jar: CookieJar, step: AuthorizeStep, ticket: String) -> Response {
     match step {
         AuthorizeStep::Redirect(url) => (jar, redirect(&url)).into_response(),
         AuthorizeStep::Login(req) => {
-            let (jar, csrf) = csrf_token(p, jar);
-            let view = LoginView {
-                client_name: Some(req.client_name().to_owned()),
-                error,
-                csrf_token: csrf,
-                req: ticket,
-                username: req.login_hint.clone().unwrap_or_default(),
-            };
-            let action = form_action_source(req.redirect_uri.as_str());
-            (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
+            let username = req.login_hint.clone().unwrap_or_default();
+            login_page(p, jar, &req, ticket, None, username)
         }
         AuthorizeStep::Consent {
             request,
@@ -186,6 +165,26 @@ fn step_response(
             (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
         }
     }
+}
+
+fn login_page(
+    p: &Provider,
+    jar: CookieJar,
+    req: &AuthorizationRequest,
+    ticket: String,
+    error: Option<String>,
+    username: String,
+) -> Response {
+    let (jar, csrf) = csrf_token(p, jar);
+    let view = LoginView {
+        client_name: Some(req.client_name().to_owned()),
+        error,
+        csrf_token: csrf,
+        req: ticket,
+        username,
+    };
+    let action = form_action_source(req.redirect_uri.as_str());
+    (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
 }
 
 /// Standard scopes first, in the order people read them; the rest alphabetically.

@@ -149,3 +149,30 @@ async fn no_offline_access_means_no_refresh_token() {
     assert!(t["refresh_token"].is_null());
     assert!(t["id_token"].is_string());
 }
+
+#[tokio::test]
+async fn a_client_may_be_configured_to_get_refresh_tokens_without_offline_access() {
+    let app = spawn_app().await;
+    let secret = app
+        .create_client(latchkey::admin::clients::NewClient {
+            id: "web".into(),
+            redirect_uris: vec![crate::flow::REDIRECT.into()],
+            always_issue_refresh_token: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    user(&app, "alice").await;
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&app, "web", &challenge, "").replace("+offline_access", "");
+    let q = sign_in(&app, &Browser::new(), &url, "alice").await;
+    let t: serde_json::Value = exchange(&app, ("web", &secret), &q["code"], &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rt = t["refresh_token"]
+        .as_str()
+        .expect("refresh token by client policy");
+    assert_eq!(refresh(&app, ("web", &secret), rt).await.status(), 200);
+}

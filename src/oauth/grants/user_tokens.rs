@@ -51,9 +51,9 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
     } else {
         None
     };
-    let refresh_token = if r.grant_scope.contains("offline_access")
-        && r.client.allows_grant(GrantType::RefreshToken)
-    {
+    let wants_refresh =
+        r.grant_scope.contains("offline_access") || r.client.always_issue_refresh_token;
+    let refresh_token = if wants_refresh && r.client.allows_grant(GrantType::RefreshToken) {
         let token = random_token();
         let t = now();
         p.grants

@@ -24,6 +24,7 @@ pub struct Model {
     pub id_token_alg: Option<String>,
     pub first_party: bool,
     pub require_pkce: bool,
+    pub always_issue_refresh_token: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
