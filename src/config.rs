@@ -33,7 +33,18 @@ pub struct Settings {
     pub master_key_file: PathBuf,
     pub tokens: TokenSettings,
     pub keys: KeySettings,
+    pub login: LoginSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSettings {
+    /// Failed sign-ins for one username within `failure_window` after which further attempts
+    /// are refused until the window has passed (guessing protection, shared by all nodes).
+    pub max_failures: u64,
+    /// Seconds.
+    pub failure_window: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,6 +145,10 @@ impl Default for Settings {
                 jwks_max_age: 300,
                 client_jwks_min_refetch: 10,
             },
+            login: LoginSettings {
+                max_failures: 5,
+                failure_window: 900,
+            },
             log: LogSettings {
                 filter: "info".into(),
                 format: "text".into(),
@@ -153,6 +168,7 @@ struct Defaults {
     master_key_file: PathBuf,
     tokens: TokenSettings,
     keys: KeySettings,
+    login: LoginSettings,
     log: LogSettings,
 }
 
@@ -165,6 +181,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "master_key_file",
     "tokens",
     "keys",
+    "login",
     "log",
 ];
 
@@ -180,6 +197,7 @@ impl Settings {
             master_key_file: d.master_key_file,
             tokens: d.tokens,
             keys: d.keys,
+            login: d.login,
             log: d.log,
         };
         let mut fig = Figment::from(Serialized::defaults(defaults));

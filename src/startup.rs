@@ -73,6 +73,7 @@ impl Application {
                 sessions: shared.clone(),
                 consents: shared.clone(),
                 grants: shared.clone(),
+                login_throttle: shared.clone(),
             },
             keys,
             hasher,

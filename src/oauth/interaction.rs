@@ -14,6 +14,8 @@ use crate::domain::Scope;
 pub enum LoginResult {
     /// Wrong username or password: show the form again with one generic message.
     Failed(Box<AuthorizationRequest>),
+    /// Too many failures for this username lately: refused without checking the password.
+    Throttled(Box<AuthorizationRequest>),
     /// Signed in: set this session cookie value, then carry on with `step`.
     SignedIn {
         session_cookie: String,
@@ -65,14 +67,38 @@ impl Provider {
         old_session_cookie: Option<&str>,
     ) -> Result<LoginResult, AuthorizeError> {
         let req = self.request_from_ticket(ticket).await?;
+        // Throttling is per account, keyed by a hash of the normalised username, and the same
+        // for names that do not exist (so it reveals nothing about which do).
+        let subject = self
+            .hasher
+            .hash(&format!("login\n{}", username.trim().to_lowercase()));
+        let t = now();
+        let limits = &self.settings.login;
+        let recent = self
+            .login_throttle
+            .count_login_failures(&subject, t - limits.failure_window as i64)
+            .await
+            .map_err(|e| redirect_err(self, &req, e.into()))?;
+        if recent >= limits.max_failures {
+            tracing::warn!(client_id = %req.client.id, "sign-in refused: too many recent failures for this account");
+            return Ok(LoginResult::Throttled(Box::new(req)));
+        }
         let user = self
             .check_password(username, password)
             .await
             .map_err(|e| redirect_err(self, &req, e))?;
         let Some(user) = user else {
             tracing::info!(client_id = %req.client.id, "login failed");
+            self.login_throttle
+                .record_login_failure(&subject, t)
+                .await
+                .map_err(|e| redirect_err(self, &req, e.into()))?;
             return Ok(LoginResult::Failed(Box::new(req)));
         };
+        self.login_throttle
+            .clear_login_failures(&subject)
+            .await
+            .map_err(|e| redirect_err(self, &req, e.into()))?;
         // A new session id at every login (no session fixation).
         if let Some(old) = old_session_cookie {
             self.sessions
@@ -81,7 +107,6 @@ impl Provider {
                 .map_err(|e| redirect_err(self, &req, e.into()))?;
         }
         let cookie = random_token();
-        let t = now();
         let session = Session {
             id_hash: self.hasher.hash(&cookie),
             user_id: user.id.clone(),

@@ -37,6 +37,7 @@ pub struct Provider {
     pub sessions: Arc<dyn ports::SessionRepository>,
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
+    pub login_throttle: Arc<dyn ports::LoginThrottle>,
     pub keys: Arc<KeyRing>,
     pub passwords: PasswordHasher,
     pub remote_jwks: Arc<RemoteJwksCache>,
@@ -53,6 +54,7 @@ pub struct Ports {
     pub sessions: Arc<dyn ports::SessionRepository>,
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
+    pub login_throttle: Arc<dyn ports::LoginThrottle>,
 }
 
 impl Provider {
@@ -75,6 +77,7 @@ impl Provider {
             sessions: ports.sessions,
             consents: ports.consents,
             grants: ports.grants,
+            login_throttle: ports.login_throttle,
             keys,
             passwords: PasswordHasher::default(),
             remote_jwks: Arc::new(remote_jwks),

@@ -52,6 +52,15 @@ pub trait UserRepository: Send + Sync {
     async fn find_user_by_username(&self, username: &str) -> anyhow::Result<Option<User>>;
 }
 
+/// Failed sign-in attempts per account, shared by every node.
+#[async_trait]
+pub trait LoginThrottle: Send + Sync {
+    /// Failures recorded for `subject` at or after `since`.
+    async fn count_login_failures(&self, subject: &str, since: i64) -> anyhow::Result<u64>;
+    async fn record_login_failure(&self, subject: &str, at: i64) -> anyhow::Result<()>;
+    async fn clear_login_failures(&self, subject: &str) -> anyhow::Result<()>;
+}
+
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
     async fn create_session(&self, session: &Session) -> anyhow::Result<()>;

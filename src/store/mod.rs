@@ -8,6 +8,7 @@ mod clients;
 mod entities;
 mod grants;
 mod keys;
+mod login_failures;
 mod sessions;
 mod tokens;
 mod users;

@@ -10,8 +10,8 @@ use sea_orm::{
 
 use super::DbResultExt;
 use super::entities::{
-    authorization_code, client_assertion_jti, grant, grant_access_token, refresh_token,
-    revoked_token, session,
+    authorization_code, client_assertion_jti, grant, grant_access_token, login_failure,
+    refresh_token, revoked_token, session,
 };
 use super::{Store, unix_now};
 use crate::domain::ClientId;
@@ -159,6 +159,9 @@ pub(super) async fn revoke_grant_access_tokens<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Seconds failed sign-ins are kept (longer than any throttling window).
+const LOGIN_FAILURE_MEMORY: i64 = 24 * 3600;
+
 /// Seconds a code is remembered after it expires.
 const CODE_REPLAY_MEMORY: i64 = 24 * 3600;
 
@@ -201,6 +204,12 @@ pub(super) async fn purge_expired<C: ConnectionTrait>(conn: &C, now: i64) -> any
         .exec(conn)
         .await
         .db_context("failed to purge refresh tokens")?
+        .rows_affected;
+    total += login_failure::Entity::delete_many()
+        .filter(login_failure::Column::At.lt(now - LOGIN_FAILURE_MEMORY))
+        .exec(conn)
+        .await
+        .db_context("failed to purge failed sign-ins")?
         .rows_affected;
     Ok(total)
 }

@@ -93,6 +93,20 @@ pub async fn login_post(
             let error = Some("Incorrect username or password.".to_owned());
             login_page(p, jar, &req, ticket, error, username)
         }
+        Ok(LoginResult::Throttled(req)) => {
+            let username = form
+                .get("username")
+                .unwrap_or("")
+                .chars()
+                .take(64)
+                .collect();
+            let error = Some(
+                "Too many failed sign-in attempts. Wait a few minutes and try again.".to_owned(),
+            );
+            let mut resp = login_page(p, jar, &req, ticket, error, username);
+            *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            resp
+        }
         Ok(LoginResult::SignedIn {
             session_cookie: value,
             step,

@@ -332,3 +332,36 @@ async fn bad_scope_duplicate_params_and_unsupported_mode_are_redirected_errors()
     assert_eq!(page.status, 400);
     assert!(page.location.is_none());
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_throttle_the_account_but_not_others() {
+    let app = crate::helpers::spawn_app_with(|s| s.login.max_failures = 3).await;
+    web_client(&app, "web").await;
+    user(&app, "alice").await;
+    user(&app, "bob").await;
+    let (_, challenge) = pkce();
+    let browser = Browser::new();
+    let mut page = browser
+        .get(&authorize_url(&app, "web", &challenge, ""))
+        .await;
+    for _ in 0..3 {
+        page = browser.login(&app, &page, "alice", "wrong password").await;
+        assert_eq!(page.status, 200);
+    }
+    // Now even the right password is refused, with a clear message.
+    let refused = browser.login(&app, &page, "Alice", PASSWORD).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.body.contains("Too many failed sign-in attempts"));
+    // Unknown names are throttled the same way, so this reveals nothing.
+    let mut page = browser
+        .get(&authorize_url(&app, "web", &challenge, ""))
+        .await;
+    for _ in 0..3 {
+        page = browser.login(&app, &page, "nobody", "wrong password").await;
+        assert_eq!(page.status, 200);
+    }
+    assert_eq!(browser.login(&app, &page, "nobody", "x").await.status, 429);
+    // Another account is unaffected.
+    let ok = browser.login(&app, &page, "bob", PASSWORD).await;
+    assert!(ok.is_consent());
+}

@@ -5,6 +5,7 @@ pub mod client_assertion_jti;
 pub mod consent;
 pub mod grant;
 pub mod grant_access_token;
+pub mod login_failure;
 pub mod refresh_token;
 pub mod revoked_token;
 pub mod session;
