@@ -9,13 +9,22 @@ use super::{Provider, now};
 use crate::crypto::{b64url, b64url_decode, random_token};
 use crate::domain::Scope;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRejection {
+    /// Wrong username or password: one generic message either way.
+    WrongCredentials,
+    /// Too many failures for this username lately: refused without checking the password.
+    Throttled,
+}
+
 /// The result of a submitted login form.
 #[derive(Debug)]
 pub enum LoginResult {
-    /// Wrong username or password: show the form again with one generic message.
-    Failed(Box<AuthorizationRequest>),
-    /// Too many failures for this username lately: refused without checking the password.
-    Throttled(Box<AuthorizationRequest>),
+    /// Show the form again, saying why.
+    Rejected {
+        request: Box<AuthorizationRequest>,
+        reason: LoginRejection,
+    },
     /// Signed in: set this session cookie value, then carry on with `step`.
     SignedIn {
         session_cookie: String,
@@ -81,7 +90,10 @@ impl Provider {
             .map_err(|e| redirect_err(self, &req, e.into()))?;
         if recent >= limits.max_failures {
             tracing::warn!(client_id = %req.client.id, "sign-in refused: too many recent failures for this account");
-            return Ok(LoginResult::Throttled(Box::new(req)));
+            return Ok(LoginResult::Rejected {
+                request: Box::new(req),
+                reason: LoginRejection::Throttled,
+            });
         }
         let user = self
             .check_password(username, password)
@@ -93,7 +105,10 @@ impl Provider {
                 .record_login_failure(&subject, t)
                 .await
                 .map_err(|e| redirect_err(self, &req, e.into()))?;
-            return Ok(LoginResult::Failed(Box::new(req)));
+            return Ok(LoginResult::Rejected {
+                request: Box::new(req),
+                reason: LoginRejection::WrongCredentials,
+            });
         };
         self.login_throttle
             .clear_login_failures(&subject)

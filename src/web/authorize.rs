@@ -13,7 +13,7 @@ use super::pages::{
 };
 use super::views::{ConsentView, LoginView, ScopeItem, describe_scope};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
-use crate::oauth::interaction::LoginResult;
+use crate::oauth::interaction::{LoginRejection, LoginResult};
 use crate::oauth::{OAuthError, Params, Provider};
 
 const MAX_FORM: usize = 64 * 1024;
@@ -83,28 +83,27 @@ pub async fn login_post(
         )
         .await;
     match result {
-        Ok(LoginResult::Failed(req)) => {
+        Ok(LoginResult::Rejected {
+            request: req,
+            reason,
+        }) => {
+            let (status, message) = match reason {
+                LoginRejection::WrongCredentials => {
+                    (StatusCode::OK, "Incorrect username or password.")
+                }
+                LoginRejection::Throttled => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed sign-in attempts. Wait a few minutes and try again.",
+                ),
+            };
             let username = form
                 .get("username")
                 .unwrap_or("")
                 .chars()
                 .take(64)
                 .collect();
-            let error = Some("Incorrect username or password.".to_owned());
-            login_page(p, jar, &req, ticket, error, username)
-        }
-        Ok(LoginResult::Throttled(req)) => {
-            let username = form
-                .get("username")
-                .unwrap_or("")
-                .chars()
-                .take(64)
-                .collect();
-            let error = Some(
-                "Too many failed sign-in attempts. Wait a few minutes and try again.".to_owned(),
-            );
-            let mut resp = login_page(p, jar, &req, ticket, error, username);
-            *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            let mut resp = login_page(p, jar, &req, ticket, Some(message.to_owned()), username);
+            *resp.status_mut() = status;
             resp
         }
         Ok(LoginResult::SignedIn {
