@@ -88,6 +88,8 @@ register() {
     lk clients create --id "$p-svc" --name "$p svc" --secret "$s" \
         --grant-type client_credentials --scope "orders:read orders:write" \
         --audience https://api.example.com --audience https://inventory.example.com
+    lk clients create --id "$p-special" --name "$p special" --secret "$p-p@ss+w/rd &=:%41-$SECRET_SUFFIX" \
+        --grant-type client_credentials
     lk clients create --id "$p-pkjwt" --name "$p pkjwt" --auth-method private_key_jwt \
         --jwks-file "$keydir/$p-pkjwt.jwks.json" --grant-type client_credentials \
         --scope "orders:read"
@@ -135,7 +137,8 @@ curl -fsS "$ISSUER/healthz" >/dev/null
 for r in "${RAN[@]}"; do
     echo "=== $r ==="
     case "$r" in
-        node) (cd "$CACHE/node" && timeout 300 node openid_client_check.mjs "$WORK/config.json") || NODE_RC=$? ;;
+        node) export COMPAT_ROTATE_CMD="${COMPAT_ROTATE_CMD-$BIN keys rotate}"
+              (cd "$CACHE/node" && timeout 300 node openid_client_check.mjs "$WORK/config.json") || NODE_RC=$? ;;
         python) timeout 300 "$CACHE/venv/bin/python" "$HERE/python/authlib_check.py" "$WORK/config.json" || PY_RC=$? ;;
     esac
 done
