@@ -88,6 +88,9 @@ pub struct KeySettings {
     pub retired_key_retention: u64,
     /// `Cache-Control: max-age` of the JWKS response, seconds.
     pub jwks_max_age: u64,
+    /// Seconds between `latchkey keys rotate` publishing new keys and signing with them; more
+    /// than `jwks_max_age` + `reload_interval`, so verifiers' cached JWKS already hold them.
+    pub rotation_delay: u64,
     /// Shortest interval, seconds, between two fetches of a client's `jwks_uri` caused by an
     /// assertion naming a key we have not seen (limits what unknown `kid`s can make us do).
     pub client_jwks_min_refetch: u64,
@@ -143,6 +146,7 @@ impl Default for Settings {
                 reload_interval: 30,
                 retired_key_retention: 7 * 24 * 3600,
                 jwks_max_age: 300,
+                rotation_delay: 600,
                 client_jwks_min_refetch: 10,
             },
             login: LoginSettings {

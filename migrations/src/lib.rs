@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_initial;
 mod m20261129_000002_login_failures;
+mod m20261129_000003_signing_key_activation;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261129_000002_login_failures::Migration),
+            Box::new(m20261129_000003_signing_key_activation::Migration),
         ]
     }
 }

@@ -15,9 +15,15 @@ pub enum KeysCommand {
     /// Like a server start, this creates the first keys when there are none, and fails if
     /// the stored keys cannot be decrypted with this master key.
     List,
-    /// Generate new signing keys and retire the current ones. Running servers switch to the
-    /// new keys on their next reload (keys.reload_interval).
-    Rotate,
+    /// Generate new signing keys. They are published at once and sign from
+    /// keys.rotation_delay seconds on, when the current keys retire; retired keys stay
+    /// published for keys.retired_key_retention.
+    Rotate {
+        /// Switch at once (after a key compromise): tokens signed with the new keys may be
+        /// refused until verifiers refresh their cached JWKS.
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 pub async fn run(
@@ -35,30 +41,51 @@ pub async fn run(
             let rows: Vec<Vec<String>> = keys
                 .iter()
                 .map(|k| {
-                    let status = match k.retired_at {
-                        None => "active".to_owned(),
-                        Some(at) => format!(
-                            "retired {}, unpublished after {}",
-                            time(at),
-                            time(at.saturating_add(retention))
-                        ),
-                    };
+                    let status = status(k, crate::oauth::now(), retention);
                     vec![k.kid.clone(), k.alg.to_string(), time(k.created_at), status]
                 })
                 .collect();
             table(&["KID", "ALG", "CREATED", "STATUS"], &rows);
             Ok(())
         }
-        KeysCommand::Rotate => {
-            let new = crate::keys::rotate_keys(store, &master, retention).await?;
+        KeysCommand::Rotate { now } => {
+            let delay = if now {
+                0
+            } else {
+                i64::try_from(settings.keys.rotation_delay).unwrap_or(i64::MAX)
+            };
+            let new = crate::keys::rotate_keys(store, &master, retention, delay).await?;
             for k in &new {
-                out!("new signing key {} ({})", k.kid, k.alg);
+                out!(
+                    "new signing key {} ({}), signs from {}",
+                    k.kid,
+                    k.alg,
+                    time(k.activates_at)
+                );
             }
             out!(
-                "running servers switch to the new keys within {} s (keys.reload_interval)",
+                "running servers publish the new keys within {} s (keys.reload_interval)",
                 settings.keys.reload_interval
             );
             Ok(())
         }
+    }
+}
+
+/// What a key is doing at `now`.
+fn status(k: &crate::keys::KeyInfo, now: i64, retention: i64) -> String {
+    let retired = k.retired_at.filter(|r| *r <= now);
+    if let Some(at) = retired {
+        format!(
+            "retired {}, unpublished after {}",
+            time(at),
+            time(at.saturating_add(retention))
+        )
+    } else if k.activates_at > now {
+        format!("published, signs from {}", time(k.activates_at))
+    } else if let Some(until) = k.retired_at {
+        format!("active until {}", time(until))
+    } else {
+        "active".to_owned()
     }
 }

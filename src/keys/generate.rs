@@ -211,6 +211,7 @@ pub fn generate(alg: SigningAlg, now: i64, master: &MasterKey) -> anyhow::Result
         alg,
         created_at: now,
         retired_at: None,
+        activates_at: now,
     })
 }
 

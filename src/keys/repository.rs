@@ -16,6 +16,9 @@ pub struct StoredKey {
     /// Set when a newer key replaced this one for signing; it stays published in the JWKS
     /// for `keys.retired_key_retention` seconds after this.
     pub retired_at: Option<i64>,
+    /// Signing uses the key only from this time on; before it, it is only published, so
+    /// verifiers caching the JWKS see it before any token it signs.
+    pub activates_at: i64,
 }
 
 #[async_trait]
@@ -23,8 +26,8 @@ pub trait KeyRepository: Send + Sync {
     /// Every stored key, retired or not, oldest first.
     async fn list_signing_keys(&self) -> anyhow::Result<Vec<StoredKey>>;
     async fn insert_signing_key(&self, key: &StoredKey) -> anyhow::Result<()>;
-    /// Sets `retired_at = at` on every key of `alg` that is not retired and whose kid is not
-    /// `keep_kid`.
+    /// Sets `retired_at = at` on every key of `alg` other than `keep_kid` that is not retired
+    /// by then (unset, or set later than `at`).
     async fn retire_signing_keys(
         &self,
         alg: SigningAlg,

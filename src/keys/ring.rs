@@ -25,6 +25,7 @@ pub struct KeyInfo {
     pub kid: String,
     pub alg: SigningAlg,
     pub created_at: i64,
+    pub activates_at: i64,
     pub retired_at: Option<i64>,
 }
 
@@ -32,6 +33,7 @@ pub struct KeyInfo {
 struct Entry {
     key: Arc<SigningKey>,
     created_at: i64,
+    activates_at: i64,
     retired_at: Option<i64>,
 }
 
@@ -76,6 +78,7 @@ impl Snapshot {
                 Entry {
                     key,
                     created_at: s.created_at,
+                    activates_at: s.activates_at,
                     retired_at: s.retired_at,
                 },
             ));
@@ -96,11 +99,14 @@ impl Snapshot {
         })
     }
 
-    /// The newest active key of `alg`.
-    fn signer(&self, alg: SigningAlg) -> Option<&SigningKey> {
+    /// The newest key of `alg` that is active at `now`: activated, and not retired (a key
+    /// being replaced is retired from the moment its successor activates).
+    fn signer(&self, alg: SigningAlg, now: i64) -> Option<&SigningKey> {
         self.entries
             .iter()
-            .find(|e| e.key.alg == alg && e.retired_at.is_none())
+            .find(|e| {
+                e.key.alg == alg && e.activates_at <= now && e.retired_at.is_none_or(|r| r > now)
+            })
             .map(|e| &*e.key)
     }
 }
@@ -144,7 +150,7 @@ impl KeyRing {
         let now = now();
         let mut created = false;
         for alg in SigningAlg::ALL {
-            if snapshot.signer(alg).is_none() {
+            if snapshot.signer(alg, now).is_none() {
                 let key = generate(alg, now, &ring.master)?;
                 ring.repo
                     .insert_signing_key(&key)
@@ -178,8 +184,14 @@ impl KeyRing {
 
     /// Replaces the signing key of every algorithm (see `rotate_keys`) and reloads. Returns
     /// the new kids.
-    pub async fn rotate(&self) -> anyhow::Result<Vec<String>> {
-        let created = rotate_keys(&*self.repo, &self.master, self.retention_secs).await?;
+    pub async fn rotate(&self, activation_delay: i64) -> anyhow::Result<Vec<String>> {
+        let created = rotate_keys(
+            &*self.repo,
+            &self.master,
+            self.retention_secs,
+            activation_delay,
+        )
+        .await?;
         self.reload().await?;
         Ok(created.into_iter().map(|k| k.kid).collect())
     }
@@ -189,7 +201,7 @@ impl KeyRing {
     pub fn sign(&self, alg: SigningAlg, typ: &str, claims: &Value) -> anyhow::Result<String> {
         let snapshot = self.current();
         let key = snapshot
-            .signer(alg)
+            .signer(alg, now())
             .with_context(|| format!("no active {alg} signing key"))?;
         sign_compact(alg.as_str(), typ, &key.kid, claims, |m| key.sign(m))
     }
@@ -229,6 +241,7 @@ impl KeyRing {
                 kid: e.key.kid.clone(),
                 alg: e.key.alg,
                 created_at: e.created_at,
+                activates_at: e.activates_at,
                 retired_at: e.retired_at,
             })
             .collect()
@@ -260,9 +273,11 @@ impl KeyRing {
     }
 }
 
-/// Key rotation without a ring (for the CLI): for every algorithm a new key is stored and the
-/// others of that algorithm are retired (they stay published for `retention_secs`), then keys
-/// retired longer ago than that are deleted. Returns the new keys.
+/// Key rotation without a ring (for the CLI): for every algorithm a new key is stored, to be
+/// used for signing `activation_delay` seconds from now (it is published at once), and the
+/// others of that algorithm are retired as of that moment (they stay published for
+/// `retention_secs` after it); keys retired longer ago than that are deleted. Returns the new
+/// keys. A delay of 0 switches at once (after a key compromise, say).
 ///
 /// The master key is first checked against the active keys, so that a CLI run with the wrong
 /// master key cannot store keys the servers would fail to open.
@@ -270,6 +285,7 @@ pub async fn rotate_keys(
     repo: &dyn KeyRepository,
     master: &MasterKey,
     retention_secs: i64,
+    activation_delay: i64,
 ) -> anyhow::Result<Vec<StoredKey>> {
     let existing = repo
         .list_signing_keys()
@@ -288,11 +304,12 @@ pub async fn rotate_keys(
     let now = now();
     let mut created = Vec::with_capacity(SigningAlg::ALL.len());
     for alg in SigningAlg::ALL {
-        let key = generate(alg, now, master)?;
+        let mut key = generate(alg, now, master)?;
+        key.activates_at = now.saturating_add(activation_delay.max(0));
         repo.insert_signing_key(&key)
             .await
             .with_context(|| format!("failed to store a new {alg} signing key"))?;
-        repo.retire_signing_keys(alg, &key.kid, now)
+        repo.retire_signing_keys(alg, &key.kid, key.activates_at)
             .await
             .with_context(|| format!("failed to retire the previous {alg} signing keys"))?;
         tracing::info!(kid = %key.kid, %alg, "rotated a signing key");

@@ -36,7 +36,7 @@ impl KeyRepository for MemoryRepo {
         at: i64,
     ) -> anyhow::Result<()> {
         for k in self.keys.lock().unwrap().iter_mut() {
-            if k.alg == alg && k.retired_at.is_none() && k.kid != keep_kid {
+            if k.alg == alg && k.retired_at.is_none_or(|r| r > at) && k.kid != keep_kid {
                 k.retired_at = Some(at);
             }
         }
@@ -230,12 +230,39 @@ async fn tampered_tokens_are_rejected() {
 }
 
 #[tokio::test]
+async fn a_delayed_rotation_publishes_the_new_key_before_signing_with_it() {
+    let (_repo, ring) = ring().await;
+    let before = ring.sign(SigningAlg::RS256, "JWT", &claims()).unwrap();
+    let old_kid = ring.verify(&before).unwrap().header["kid"].clone();
+
+    let new_kids = ring.rotate(600).await.unwrap();
+
+    let jwks = ring.jwks_json();
+    assert!(
+        new_kids.iter().all(|k| jwks.contains(k.as_str())),
+        "published at once"
+    );
+    let after = ring.sign(SigningAlg::RS256, "JWT", &claims()).unwrap();
+    assert_eq!(
+        ring.verify(&after).unwrap().header["kid"],
+        old_kid,
+        "the old key signs until the new one activates"
+    );
+    let pending = ring
+        .list()
+        .into_iter()
+        .find(|k| new_kids.contains(&k.kid))
+        .unwrap();
+    assert!(pending.activates_at > pending.created_at);
+}
+
+#[tokio::test]
 async fn rotate_signs_with_new_key_and_keeps_old_one_published() {
     let (repo, ring) = ring().await;
     let old_token = ring.sign(SigningAlg::ES256, "JWT", &claims()).unwrap();
     let old_kids: Vec<String> = ring.list().into_iter().map(|k| k.kid).collect();
 
-    let new_kids = ring.rotate().await.unwrap();
+    let new_kids = ring.rotate(0).await.unwrap();
     assert_eq!(new_kids.len(), 3);
     assert_eq!(repo.keys().len(), 6);
 
@@ -265,7 +292,7 @@ async fn keys_past_retention_are_dropped_and_deleted() {
     let (repo, ring) = ring().await;
     let old_token = ring.sign(SigningAlg::EdDSA, "JWT", &claims()).unwrap();
     // Pretend the current keys were retired long ago, with fresh keys beside them.
-    let fresh = rotate_keys(&*repo, &master_copy([1; 32]), DAY)
+    let fresh = rotate_keys(&*repo, &master_copy([1; 32]), DAY, 0)
         .await
         .unwrap();
     for k in repo.keys.lock().unwrap().iter_mut() {
@@ -278,7 +305,7 @@ async fn keys_past_retention_are_dropped_and_deleted() {
     assert!(ring.verify(&old_token).is_none());
 
     let kids: Vec<String> = fresh.into_iter().map(|k| k.kid).collect();
-    rotate_keys(&*repo, &master_copy([1; 32]), DAY)
+    rotate_keys(&*repo, &master_copy([1; 32]), DAY, 0)
         .await
         .unwrap();
     // The long-retired keys are deleted; the just-retired ones stay.
@@ -293,7 +320,7 @@ async fn reload_picks_up_keys_of_other_nodes_and_reuses_parsed_keys() {
         .await
         .unwrap();
     let before = ring.current();
-    let new_kids = other.rotate().await.unwrap();
+    let new_kids = other.rotate(0).await.unwrap();
 
     let token = other.sign(SigningAlg::RS256, "JWT", &claims()).unwrap();
     assert!(ring.verify(&token).is_none(), "not reloaded yet");
@@ -306,7 +333,7 @@ async fn reload_picks_up_keys_of_other_nodes_and_reuses_parsed_keys() {
         assert!(Arc::ptr_eq(&e.key, &after.entries[i].key), "parsed once");
         assert!(after.entries[i].retired_at.is_some());
     }
-    let signer = after.signer(SigningAlg::RS256).unwrap();
+    let signer = after.signer(SigningAlg::RS256, now()).unwrap();
     assert!(new_kids.contains(&signer.kid));
 }
 
@@ -322,7 +349,7 @@ async fn wrong_master_key_fails_load_and_rotation() {
         "{err:#}"
     );
     assert!(
-        rotate_keys(&*repo, &master_copy([2; 32]), DAY)
+        rotate_keys(&*repo, &master_copy([2; 32]), DAY, 0)
             .await
             .is_err()
     );

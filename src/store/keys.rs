@@ -30,6 +30,7 @@ impl KeyRepository for Store {
                     private_sealed: m.private_sealed,
                     created_at: m.created_at,
                     retired_at: m.retired_at,
+                    activates_at: m.activates_at,
                 })
             })
             .collect()
@@ -43,6 +44,7 @@ impl KeyRepository for Store {
             private_sealed: Set(key.private_sealed.clone()),
             created_at: Set(key.created_at),
             retired_at: Set(key.retired_at),
+            activates_at: Set(key.activates_at),
         };
         signing_key::Entity::insert(row)
             .exec_without_returning(&self.db)
@@ -60,7 +62,11 @@ impl KeyRepository for Store {
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::RetiredAt, Expr::value(at))
             .filter(signing_key::Column::Alg.eq(alg.as_str()))
-            .filter(signing_key::Column::RetiredAt.is_null())
+            .filter(
+                sea_orm::Condition::any()
+                    .add(signing_key::Column::RetiredAt.is_null())
+                    .add(signing_key::Column::RetiredAt.gt(at)),
+            )
             .filter(signing_key::Column::Kid.ne(keep_kid))
             .exec(&self.db)
             .await

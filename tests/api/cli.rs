@@ -177,7 +177,21 @@ async fn users_and_keys_commands_work() {
     let rotate = latchkey(&db, &master, &["keys", "rotate"]);
     assert!(rotate.status.success(), "{}", stderr(&rotate));
     let listed = stdout(&latchkey(&db, &master, &["keys", "list"]));
+    assert_eq!(
+        listed.matches("published, signs from").count(),
+        3,
+        "{listed}"
+    );
+    assert_eq!(listed.matches("active until").count(), 3, "{listed}");
+    let now = latchkey(&db, &master, &["keys", "rotate", "--now"]);
+    assert!(now.status.success(), "{}", stderr(&now));
+    let listed = stdout(&latchkey(&db, &master, &["keys", "list"]));
     assert!(listed.contains("retired"), "{listed}");
+    assert_eq!(
+        listed.lines().filter(|l| l.ends_with(" active")).count(),
+        3,
+        "{listed}"
+    );
 
     let del = latchkey(&db, &master, &["users", "delete", "alice"]);
     assert!(del.status.success());

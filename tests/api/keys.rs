@@ -36,7 +36,7 @@ async fn rotation_signs_with_the_new_key_and_keeps_the_old_one_published() {
     // The same operation as `latchkey keys rotate`, done on the database; the running
     // server picks it up on its next reload (1 s in tests).
     let master = latchkey::crypto::MasterKey::from_base64(&app.master_key).unwrap();
-    latchkey::keys::rotate_keys(&app.store, &master, 3600)
+    latchkey::keys::rotate_keys(&app.store, &master, 3600, 0)
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;

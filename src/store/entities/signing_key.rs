@@ -12,6 +12,8 @@ pub struct Model {
     pub private_sealed: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
+    /// Used for signing from this time on (published before).
+    pub activates_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
