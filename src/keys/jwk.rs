@@ -45,23 +45,11 @@ impl JwsAlg {
             "PS512" => Self::PS512,
             "ES256" => Self::ES256,
             "ES384" => Self::ES384,
-            "EdDSA" => Self::EdDSA,
+            // RFC 9864 section 2: "Ed25519" is the fully specified name of EdDSA on Ed25519,
+            // the only curve accepted here.
+            "EdDSA" | "Ed25519" => Self::EdDSA,
             _ => return None,
         })
-    }
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::RS384 => "RS384",
-            Self::RS512 => "RS512",
-            Self::PS256 => "PS256",
-            Self::PS384 => "PS384",
-            Self::PS512 => "PS512",
-            Self::ES256 => "ES256",
-            Self::ES384 => "ES384",
-            Self::EdDSA => "EdDSA",
-        }
     }
 
     /// RSA parameters; each requires a 2048 to 8192 bit modulus. PSS uses a salt as long as the
@@ -111,7 +99,11 @@ impl Jwk {
     /// Whether this key may verify `alg`: its type and curve fit, and its `alg` member, if any,
     /// names exactly `alg` (RFC 7517 section 4.4).
     pub(crate) fn fits(&self, alg: JwsAlg) -> bool {
-        if self.alg.as_deref().is_some_and(|a| a != alg.as_str()) {
+        if self
+            .alg
+            .as_deref()
+            .is_some_and(|a| JwsAlg::parse(a) != Some(alg))
+        {
             return false;
         }
         match &self.key {

@@ -288,6 +288,15 @@ mod tests {
     }
 
     #[test]
+    fn the_fully_specified_ed25519_name_is_accepted() {
+        // RFC 9864: "Ed25519" names EdDSA on Ed25519.
+        let pair = ClientPair::new("EdDSA");
+        let set = set_of(&[(&pair, "k1")]);
+        let token = pair.sign("Ed25519", Some("k1"), &json!({"sub": "c1"}));
+        assert!(verify_with_jwks(&token, &set).is_ok());
+    }
+
+    #[test]
     fn unknown_kid_is_no_matching_key() {
         let pair = ClientPair::new("ES256");
         let set = set_of(&[(&pair, "k1")]);

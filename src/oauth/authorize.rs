@@ -110,13 +110,13 @@ impl Provider {
         };
 
         if params.get("request").is_some() {
-            return Err(back(OAuthError::invalid_request(
-                "request objects are not supported (request_not_supported)",
+            return Err(back(OAuthError::RequestNotSupported(
+                "request objects are not supported".into(),
             )));
         }
         if params.get("request_uri").is_some() {
-            return Err(back(OAuthError::invalid_request(
-                "request_uri is not supported (request_uri_not_supported)",
+            return Err(back(OAuthError::RequestUriNotSupported(
+                "request_uri is not supported".into(),
             )));
         }
         match params.get("response_type") {

@@ -67,15 +67,26 @@ impl Provider {
             ));
         }
 
-        if let Some((id, secret)) = basic {
-            if body_id.is_some_and(|b| b != id) {
+        if let Some(b) = basic {
+            if body_id.is_some_and(|id| id != b.id && id != b.raw_id) {
                 return Err(OAuthError::invalid_request(
                     "client_id in the body differs from the Authorization header",
                 ));
             }
-            return self
-                .check_secret(&id, &secret, AuthMethod::ClientSecretBasic, true)
-                .await;
+            let method = AuthMethod::ClientSecretBasic;
+            let decoded = self.check_secret(&b.id, &b.secret, method, true).await;
+            // RFC 6749 section 2.3.1 form-encodes id and secret before base64, but many
+            // clients (curl -u, requests, Authlib) do not; a secret with '+' or '%' would then
+            // never match. The raw reading is tried second.
+            if decoded.is_err() && (b.raw_id != b.id || b.raw_secret != b.secret) {
+                let raw = self
+                    .check_secret(&b.raw_id, &b.raw_secret, method, true)
+                    .await;
+                if raw.is_ok() {
+                    return raw;
+                }
+            }
+            return decoded;
         }
         if let Some(secret) = post_secret {
             let id = body_id.ok_or_else(|| {
@@ -202,23 +213,34 @@ impl Provider {
             .get("exp")
             .and_then(|v| v.as_i64())
             .ok_or_else(|| fail("exp is required"))?;
-        if exp + skew <= now {
-            return Err(fail("the assertion has expired"));
-        }
-        if exp > now + self.settings.tokens.client_assertion_max_lifetime as i64 + skew {
-            return Err(fail("exp is too far in the future"));
-        }
+        let iat = match claims.get("iat") {
+            None => None,
+            Some(v) => match v.as_i64() {
+                Some(iat) if iat <= now + skew => Some(iat),
+                _ => return Err(fail("iat is in the future")),
+            },
+        };
         if let Some(nbf) = claims.get("nbf") {
             match nbf.as_i64() {
                 Some(nbf) if nbf <= now + skew => {}
                 _ => return Err(fail("the assertion is not valid yet")),
             }
         }
-        if let Some(iat) = claims.get("iat") {
-            match iat.as_i64() {
-                Some(iat) if iat <= now + skew => {}
-                _ => return Err(fail("iat is in the future")),
+        // RFC 7523 section 3 lets us refuse an `exp` "unreasonably far in the future". Rather
+        // than refuse long-lived assertions outright (some client libraries default to an
+        // hour), an assertion is honoured for at most `client_assertion_max_lifetime` after
+        // its `iat`; without `iat`, `exp` itself must be within that bound. This also bounds
+        // how long its `jti` must be remembered.
+        let max_lifetime = self.settings.tokens.client_assertion_max_lifetime as i64;
+        let expires = match iat {
+            Some(iat) => exp.min(iat + max_lifetime),
+            None if exp > now + max_lifetime + skew => {
+                return Err(fail("exp is too far in the future"));
             }
+            None => exp,
+        };
+        if expires + skew <= now {
+            return Err(fail("the assertion has expired"));
         }
         let jti = claims
             .get("jti")
@@ -227,7 +249,7 @@ impl Provider {
             .ok_or_else(|| fail("jti is required"))?;
         if !self
             .replay
-            .record_assertion_jti(&client.id, jti, exp + skew)
+            .record_assertion_jti(&client.id, jti, expires + skew)
             .await?
         {
             return Err(fail("the assertion was already used"));
@@ -290,7 +312,16 @@ pub fn audience_values(aud: Option<&serde_json::Value>) -> Vec<String> {
 
 /// Parses `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1, which
 /// form-encodes both parts before base64). Any malformation is `invalid_client` over Basic.
-fn parse_basic(header: &str) -> OAuthResult<(String, String)> {
+struct BasicCredentials {
+    /// Form-decoded, as RFC 6749 section 2.3.1 specifies.
+    id: String,
+    secret: String,
+    /// As sent, for clients that do not form-encode.
+    raw_id: String,
+    raw_secret: String,
+}
+
+fn parse_basic(header: &str) -> OAuthResult<BasicCredentials> {
     let bad = || OAuthError::invalid_client("malformed Basic authorization header", true);
     let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -301,13 +332,16 @@ fn parse_basic(header: &str) -> OAuthResult<(String, String)> {
     }
     let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let id = form_decode(id).ok_or_else(bad)?;
-    let secret = form_decode(secret).ok_or_else(bad)?;
-    if id.is_empty() {
+    let (raw_id, raw_secret) = decoded.split_once(':').ok_or_else(bad)?;
+    if raw_id.is_empty() {
         return Err(bad());
     }
-    Ok((id, secret))
+    Ok(BasicCredentials {
+        id: form_decode(raw_id).unwrap_or_else(|| raw_id.to_owned()),
+        secret: form_decode(raw_secret).unwrap_or_else(|| raw_secret.to_owned()),
+        raw_id: raw_id.to_owned(),
+        raw_secret: raw_secret.to_owned(),
+    })
 }
 
 fn form_decode(s: &str) -> Option<String> {
@@ -323,9 +357,14 @@ mod tests {
     #[test]
     fn basic_header_decodes_form_encoded_parts() {
         let h = format!("Basic {}", STANDARD.encode("my%3Aclient:p%40ss+word"));
+        let b = parse_basic(&h).unwrap();
         assert_eq!(
-            parse_basic(&h).unwrap(),
-            ("my:client".to_owned(), "p@ss word".to_owned())
+            (b.id.as_str(), b.secret.as_str()),
+            ("my:client", "p@ss word")
+        );
+        assert_eq!(
+            (b.raw_id.as_str(), b.raw_secret.as_str()),
+            ("my%3Aclient", "p%40ss+word")
         );
         assert!(parse_basic("Basic !!!").is_err());
         assert!(parse_basic("Bearer abc").is_err());

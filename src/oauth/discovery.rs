@@ -7,7 +7,7 @@ use crate::domain::{AuthMethod, GrantType, SigningAlg};
 
 /// Algorithms accepted on `private_key_jwt` client assertions (see `keys::jws`).
 pub const CLIENT_ASSERTION_ALGS: &[&str] = &[
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "Ed25519",
 ];
 
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];

@@ -42,7 +42,17 @@ pub enum OAuthError {
     /// OpenID Connect Core section 3.1.2.6.
     #[error("consent_required: {0}")]
     ConsentRequired(String),
-    /// RFC 6750 section 3.1: the bearer token is missing, expired, revoked or malformed.
+    /// OpenID Connect Core section 6.1: the `request` parameter is not supported.
+    #[error("request_not_supported: {0}")]
+    RequestNotSupported(String),
+    /// OpenID Connect Core section 6.2: the `request_uri` parameter is not supported.
+    #[error("request_uri_not_supported: {0}")]
+    RequestUriNotSupported(String),
+    /// RFC 6750 section 3.1: the request carries no bearer token at all; the answer names
+    /// no error code.
+    #[error("no bearer token")]
+    MissingToken,
+    /// RFC 6750 section 3.1: the bearer token is expired, revoked or malformed.
     #[error("invalid_token: {0}")]
     InvalidToken(String),
     /// RFC 6750 section 3.1: the token lacks a scope the resource needs.
@@ -69,6 +79,9 @@ impl OAuthError {
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
             Self::LoginRequired(_) => "login_required",
             Self::ConsentRequired(_) => "consent_required",
+            Self::RequestNotSupported(_) => "request_not_supported",
+            Self::RequestUriNotSupported(_) => "request_uri_not_supported",
+            Self::MissingToken => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::Internal(_) => "server_error",
@@ -90,9 +103,11 @@ impl OAuthError {
             | Self::UnsupportedTokenType(d)
             | Self::LoginRequired(d)
             | Self::ConsentRequired(d)
+            | Self::RequestNotSupported(d)
+            | Self::RequestUriNotSupported(d)
             | Self::InvalidToken(d)
             | Self::InsufficientScope(d) => (!d.is_empty()).then(|| d.clone()),
-            Self::Internal(_) => None,
+            Self::Internal(_) | Self::MissingToken => None,
         }
     }
 

@@ -8,7 +8,7 @@ use super::id_token::user_claims;
 
 impl Provider {
     pub async fn userinfo(&self, bearer: Option<&str>) -> OAuthResult<Value> {
-        let token = bearer.ok_or_else(|| OAuthError::InvalidToken(String::new()))?;
+        let token = bearer.ok_or(OAuthError::MissingToken)?;
         let at = self.verify_access_token(token).ok_or_else(|| {
             OAuthError::InvalidToken("the access token is invalid or expired".into())
         })?;

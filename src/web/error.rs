@@ -20,9 +20,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let err = self.0;
         let status = match &err {
-            OAuthError::InvalidClient { .. } | OAuthError::InvalidToken(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            OAuthError::InvalidClient { .. }
+            | OAuthError::InvalidToken(_)
+            | OAuthError::MissingToken => StatusCode::UNAUTHORIZED,
             OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             OAuthError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "request failed");
@@ -30,6 +30,17 @@ impl IntoResponse for ApiError {
             }
             _ => StatusCode::BAD_REQUEST,
         };
+        if matches!(err, OAuthError::MissingToken) {
+            // RFC 6750 section 3.1: a request without credentials gets the challenge only.
+            let mut resp = status.into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"latchkey\""),
+            );
+            return resp;
+        }
         let mut body = json!({ "error": err.code() });
         if let Some(d) = err.description() {
             body["error_description"] = json!(sanitize(&d));

@@ -21,7 +21,8 @@ pub async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Result<R
                 Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
                     Some(token.trim().to_owned())
                 }
-                _ => return Err(OAuthError::InvalidToken("use the Bearer scheme".into()).into()),
+                // Another scheme is no bearer token at all (RFC 6750 section 3.1).
+                _ => return Err(OAuthError::MissingToken.into()),
             }
         }
         _ => return Err(OAuthError::invalid_request("repeated Authorization header").into()),

@@ -325,6 +325,14 @@ async fn bad_scope_duplicate_params_and_unsupported_mode_are_redirected_errors()
         .get(&format!("{base}&response_mode=fragment"))
         .await;
     assert_eq!(page.callback()["error"], "invalid_request");
+    let page = Browser::new()
+        .get(&format!("{base}&request=eyJhbGciOiJub25lIn0.e30."))
+        .await;
+    assert_eq!(page.callback()["error"], "request_not_supported");
+    let page = Browser::new()
+        .get(&format!("{base}&request_uri=urn%3Ax"))
+        .await;
+    assert_eq!(page.callback()["error"], "request_uri_not_supported");
     let page = Browser::new().get(&format!("{base}&max_age=abc")).await;
     assert_eq!(page.callback()["error"], "invalid_request");
     // A duplicated parameter cannot be attributed safely: error page, no redirect.

@@ -313,3 +313,37 @@ async fn rotated_secret_replaces_the_old_one_at_once() {
     assert_oauth_error(resp, 401, "invalid_client").await;
     app.client_credentials_token("svc", &new, "").await;
 }
+
+#[tokio::test]
+async fn secrets_with_plus_and_percent_work_encoded_or_not() {
+    let app = spawn_app().await;
+    let secret = "s3cret+with%2Bspecial/chars=";
+    app.create_client(NewClient {
+        id: "svc".into(),
+        secret: Some(secret.into()),
+        grant_types: vec!["client_credentials".into()],
+        ..Default::default()
+    })
+    .await;
+    // As curl -u and most HTTP libraries send it: not form-encoded.
+    app.client_credentials_token("svc", secret, "").await;
+    // As RFC 6749 section 2.3.1 says: form-encoded before base64 (the oauth2 crate does this).
+    let encoded = crate::helpers::urlencode(secret);
+    app.client_credentials_token("svc", &encoded, "").await;
+    let resp = app
+        .post_form(
+            "/token",
+            "grant_type=client_credentials",
+            Some(("svc", "s3cret with%2Bspecial/chars=")),
+        )
+        .await;
+    assert_oauth_error(resp, 401, "invalid_client").await;
+}
+
+#[tokio::test]
+async fn no_scope_means_no_scope_member() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    let body = app.client_credentials_token("svc", &secret, "").await;
+    assert!(body.get("scope").is_none(), "{body}");
+}

@@ -104,6 +104,18 @@ async fn issuer_is_an_accepted_audience_too() {
 }
 
 #[tokio::test]
+async fn an_hour_long_assertion_is_honoured_for_the_accepted_lifetime_after_iat() {
+    let app = spawn_app().await;
+    let ec = ec_key("k");
+    register(&app, "signer", &[&ec]).await;
+    let mut c = claims(&app, "signer");
+    c["exp"] = json!(latchkey::oauth::now() + 3600);
+    let jwt = assertion(&ec, c);
+    assert_eq!(token_with(&app, &jwt).await.status(), 200);
+    assert_oauth_error(token_with(&app, &jwt).await, 401, "invalid_client").await;
+}
+
+#[tokio::test]
 async fn replayed_assertion_is_rejected() {
     let app = spawn_app().await;
     let ec = ec_key("k");
@@ -126,7 +138,16 @@ async fn expired_wrong_audience_missing_jti_and_far_future_assertions_are_reject
         Box::new(|c| {
             c.as_object_mut().unwrap().remove("jti");
         }),
-        Box::new(move |c| c["exp"] = json!(now + 86_400)),
+        Box::new(move |c| {
+            // Far in the future and no iat to bound it.
+            c["exp"] = json!(now + 86_400);
+            c.as_object_mut().unwrap().remove("iat");
+        }),
+        Box::new(move |c| {
+            // Long-lived, but issued longer ago than the accepted lifetime.
+            c["iat"] = json!(now - 700);
+            c["exp"] = json!(now + 3600);
+        }),
         Box::new(|c| c["sub"] = json!("someone-else")),
         Box::new(move |c| c["nbf"] = json!(now + 3600)),
     ];

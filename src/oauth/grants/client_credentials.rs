@@ -39,7 +39,8 @@ pub async fn exchange(
         access_token: issued.token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
-        scope: Some(scope.to_string()),
+        // RFC 6749 section 3.3: a scope value has at least one token; none is no scope.
+        scope: (!scope.is_empty()).then(|| scope.to_string()),
         refresh_token: None,
         id_token: None,
     })

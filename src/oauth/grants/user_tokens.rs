@@ -77,7 +77,7 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
         access_token: at.token,
         token_type: "Bearer",
         expires_in: at.expires_in,
-        scope: Some(r.token_scope.to_string()),
+        scope: (!r.token_scope.is_empty()).then(|| r.token_scope.to_string()),
         refresh_token,
         id_token,
     })
