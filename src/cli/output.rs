@@ -76,7 +76,7 @@ pub fn field(label: &str, value: impl std::fmt::Display) {
     } else {
         format!("{label}:")
     };
-    out!("{label:<18}{value}");
+    out!("{label:<29}{value}");
 }
 
 pub fn yes_no(b: bool) -> &'static str {
