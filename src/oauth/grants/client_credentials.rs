@@ -34,7 +34,7 @@ pub async fn exchange(
         audience: &audience,
         auth_time: None,
     })?;
-    tracing::info!(client_id = %client.id, scope = %scope, "issued client_credentials token");
+    tracing::debug!(client_id = %client.id, scope = %scope, "issued client_credentials token");
     Ok(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",
