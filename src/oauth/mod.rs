@@ -40,6 +40,8 @@ pub struct Provider {
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
     pub keys: Arc<KeyRing>,
     pub passwords: PasswordHasher,
+    /// The discovery document, serialised once.
+    metadata_json: Arc<str>,
     pub remote_jwks: Arc<RemoteJwksCache>,
     pub hasher: SecretHasher,
     issuer: String,
@@ -68,7 +70,7 @@ impl Provider {
         let remote_jwks = RemoteJwksCache::new().with_min_refetch(std::time::Duration::from_secs(
             settings.keys.client_jwks_min_refetch,
         ));
-        Self {
+        let mut provider = Self {
             settings,
             clients: ports.clients,
             replay: ports.replay,
@@ -80,10 +82,18 @@ impl Provider {
             login_throttle: ports.login_throttle,
             keys,
             passwords: PasswordHasher::default(),
+            metadata_json: Arc::from(""),
             remote_jwks: Arc::new(remote_jwks),
             hasher,
             issuer,
-        }
+        };
+        provider.metadata_json = Arc::from(provider.metadata().to_string());
+        provider
+    }
+
+    /// The discovery document (RFC 8414, OpenID Connect Discovery) as JSON text.
+    pub fn metadata_json(&self) -> Arc<str> {
+        Arc::clone(&self.metadata_json)
     }
 
     /// The issuer identifier, exactly as it appears in `iss` claims and discovery.
