@@ -5,8 +5,10 @@
 //! the login and consent forms, and that the pages render. It also writes the screenshots
 //! in `docs/images/` when LATCHKEY_WRITE_SCREENSHOTS=1.
 //!
-//! Needs `chromedriver` and `chromium` on PATH (`apt-get install -y chromium chromium-driver`);
-//! without them the test fails, unless LATCHKEY_SKIP_BROWSER_TESTS=1 is set.
+//! Needs `chromedriver` and `chromium` on PATH (`apt-get install -y chromium chromium-driver`).
+//! Without them the test says so and passes, so that `cargo test` works on a fresh machine;
+//! with LATCHKEY_REQUIRE_BROWSER_TESTS=1 (set by `.ci/run`, which installs both) it fails
+//! instead. LATCHKEY_SKIP_BROWSER_TESTS=1 skips it even when chromedriver is there.
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::TcpStream;
@@ -273,11 +275,15 @@ impl ChromeDriver {
             .spawn();
         let child = match child {
             Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "chromedriver is not on PATH. Install it with \
-                 `apt-get install -y chromium chromium-driver`, \
-                 or set LATCHKEY_SKIP_BROWSER_TESTS=1 to skip the browser tests"
-            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let hint = "chromedriver is not on PATH; install it with \
+                            `apt-get install -y chromium chromium-driver`";
+                if std::env::var("LATCHKEY_REQUIRE_BROWSER_TESTS").as_deref() == Ok("1") {
+                    panic!("{hint} (LATCHKEY_REQUIRE_BROWSER_TESTS=1)");
+                }
+                eprintln!("browser test skipped: {hint}");
+                return None;
+            }
             Err(e) => panic!("could not start chromedriver: {e}"),
         };
         let mut driver = Self { child, port, tmp };

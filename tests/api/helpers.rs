@@ -13,8 +13,9 @@ pub struct TestApp {
     pub store: Store,
     pub http: reqwest::Client,
     pub master_key: String,
-    /// Kept so the database lives (and is dropped) with the app.
-    _db: TestDb,
+    /// Kept so the database lives (and is dropped) with the app; `None` for a second node.
+    _db: Option<TestDb>,
+    db_url: String,
 }
 
 /// The database of one test: a temporary SQLite file, or a PostgreSQL database created
@@ -101,14 +102,29 @@ pub async fn spawn_app_on(
     master_key: String,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    let url = db.url.clone();
+    let mut app = spawn_node(&url, master_key, None, configure).await;
+    app._db = Some(db);
+    app
+}
+
+/// One server process on `db_url`. With `issuer`, it is another node of that issuer (behind
+/// the same name in production); otherwise its own address is the issuer.
+async fn spawn_node(
+    db_url: &str,
+    master_key: String,
+    issuer: Option<&str>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
     let port = listener.local_addr().unwrap().port();
+    let address = format!("http://127.0.0.1:{port}");
     let mut settings = Settings {
         listen: listener.local_addr().unwrap(),
-        issuer: url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
-        database_url: SecretString::from(db.url.clone()),
+        issuer: url::Url::parse(issuer.unwrap_or(&address)).unwrap(),
+        database_url: SecretString::from(db_url.to_owned()),
         database_max_connections: 5,
         master_key: Some(SecretString::from(master_key.clone())),
         ..Settings::default()
@@ -125,15 +141,28 @@ pub async fn spawn_app_on(
         .build()
         .unwrap();
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address,
         store,
         http,
         master_key,
-        _db: db,
+        _db: None,
+        db_url: db_url.to_owned(),
     }
 }
 
 impl TestApp {
+    /// Another node of the same deployment: same database, master key and issuer, its own
+    /// process state and port.
+    pub async fn second_node(&self) -> TestApp {
+        spawn_node(
+            &self.db_url,
+            self.master_key.clone(),
+            Some(&self.address),
+            |_| {},
+        )
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -12,6 +12,7 @@ mod introspection;
 mod keys;
 mod private_key_jwt;
 mod revocation;
+mod several_nodes;
 
 mod authorization_code_flow;
 mod authorization_errors;
