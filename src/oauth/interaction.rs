@@ -51,6 +51,17 @@ impl Provider {
         }
     }
 
+    /// Ends the session behind a session cookie value, if any.
+    pub async fn sign_out(&self, session_cookie: Option<&str>) -> OAuthResult<()> {
+        if let Some(cookie) = session_cookie.filter(|c| !c.is_empty() && c.len() <= 128) {
+            self.sessions
+                .delete_session(&self.hasher.hash(cookie))
+                .await?;
+            tracing::info!("signed out");
+        }
+        Ok(())
+    }
+
     /// GET or POST /authorize. `raw` is the query string or form body as received.
     pub async fn authorize(
         &self,

@@ -221,7 +221,7 @@ fn authorize_error(e: AuthorizeError) -> Response {
     }
 }
 
-fn csrf_failure() -> Response {
+pub(super) fn csrf_failure() -> Response {
     let mut resp = error_page(&OAuthError::invalid_request(
         "this form has expired or did not come from Latchkey; go back to the application and try again",
     ));
@@ -240,7 +240,7 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-fn form_params(headers: &HeaderMap, body: &Bytes) -> Result<Params, OAuthError> {
+pub(super) fn form_params(headers: &HeaderMap, body: &Bytes) -> Result<Params, OAuthError> {
     if !is_form(headers) {
         return Err(OAuthError::invalid_request("the body must be a form"));
     }

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod health;
 mod jwks;
+mod logout;
 mod pages;
 mod token;
 mod userinfo;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/login", post(authorize::login_post))
         .route("/consent", post(authorize::consent_post))
+        .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/static/{file}", get(assets::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

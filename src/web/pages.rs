@@ -49,6 +49,11 @@ pub fn session_cookie(p: &Provider, value: String) -> Cookie<'static> {
     )
 }
 
+/// A cookie that makes the browser drop the session cookie (same name, path and flags).
+pub fn expired_session_cookie(p: &Provider) -> Cookie<'static> {
+    cookie(p, session_cookie_name(p).to_owned(), String::new(), 0)
+}
+
 /// The CSRF token for a form: a keyed hash of a random per-browser cookie, so a page on
 /// another site can neither read nor forge it (double-submit, signed).
 pub fn csrf_token(p: &Provider, jar: CookieJar) -> (CookieJar, String) {

@@ -65,6 +65,14 @@ pub struct ErrorView {
 #[template(path = "logged_out.html")]
 pub struct LoggedOutView {}
 
+/// The sign-out confirmation: a form, so that a link on another site cannot sign anyone out.
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutView {
+    pub user_display: Option<String>,
+    pub csrf_token: String,
+}
+
 /// Plain-words description of a scope for the consent page.
 pub fn describe_scope(name: &str) -> String {
     match name {
