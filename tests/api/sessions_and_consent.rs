@@ -193,20 +193,32 @@ async fn signing_out_ends_the_session_and_needs_a_form_post() {
     user(&app, "alice").await;
     let (_, challenge) = pkce();
     let browser = Browser::new();
-    sign_in(&app, &browser, &authorize_url(&app, "web", &challenge, ""), "alice").await;
+    sign_in(
+        &app,
+        &browser,
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
 
     let confirm = browser.get(&app.url("/logout")).await;
     assert_eq!(confirm.status, 200);
     assert!(confirm.body.contains("alice Example"));
     // Without the form's CSRF token nothing happens.
     assert_eq!(browser.post(&app.url("/logout"), &[]).await.status, 403);
-    let silent = browser.get(&authorize_url(&app, "web", &challenge, "&prompt=none")).await;
+    let silent = browser
+        .get(&authorize_url(&app, "web", &challenge, "&prompt=none"))
+        .await;
     assert!(silent.callback().contains_key("code"));
 
     let csrf = confirm.input("csrf_token").unwrap();
-    let done = browser.post(&app.url("/logout"), &[("csrf_token", &csrf)]).await;
+    let done = browser
+        .post(&app.url("/logout"), &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(done.status, 200);
     assert!(done.body.contains("You have signed out."));
-    let after = browser.get(&authorize_url(&app, "web", &challenge, "&prompt=none")).await;
+    let after = browser
+        .get(&authorize_url(&app, "web", &challenge, "&prompt=none"))
+        .await;
     assert_eq!(after.callback()["error"], "login_required");
 }

@@ -137,7 +137,10 @@ curl -fsS "$ISSUER/healthz" >/dev/null
 for r in "${RAN[@]}"; do
     echo "=== $r ==="
     case "$r" in
-        node) export COMPAT_ROTATE_CMD="${COMPAT_ROTATE_CMD-$BIN keys rotate}"
+        # The rotation waits longer than openid-client's 60 s JWKS refetch cooldown: the RP
+        # must already hold the new key when the server starts signing with it.
+        node) export COMPAT_ROTATION_DELAY="${COMPAT_ROTATION_DELAY:-65}"
+              export COMPAT_ROTATE_CMD="${COMPAT_ROTATE_CMD-env LATCHKEY_KEYS__ROTATION_DELAY=$COMPAT_ROTATION_DELAY $BIN keys rotate}"
               (cd "$CACHE/node" && timeout 300 node openid_client_check.mjs "$WORK/config.json") || NODE_RC=$? ;;
         python) timeout 300 "$CACHE/venv/bin/python" "$HERE/python/authlib_check.py" "$WORK/config.json" || PY_RC=$? ;;
     esac
