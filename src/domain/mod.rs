@@ -28,3 +28,38 @@ impl ParseError {
         Self(msg.into())
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn scope_parses_or_errors_and_round_trips(s in "\\PC{0,200}") {
+            if let Ok(scope) = Scope::parse(&s) {
+                let again = Scope::parse(&scope.to_string()).unwrap();
+                prop_assert_eq!(again, scope);
+            }
+        }
+
+        #[test]
+        fn redirect_uris_never_keep_a_fragment(s in "\\PC{0,200}") {
+            if let Ok(uri) = RedirectUri::parse(&s) {
+                prop_assert!(!uri.as_str().contains('#'));
+            }
+        }
+
+        #[test]
+        fn other_newtypes_never_panic(s in "\\PC{0,300}") {
+            let _ = ClientId::parse(&s);
+            let _ = ResourceUri::parse(&s);
+            let _ = CodeChallenge::parse(&s);
+            let _ = CodeVerifier::parse(&s);
+            let _ = GrantType::parse(&s);
+            let _ = AuthMethod::parse(&s);
+            let _ = SigningAlg::parse(&s);
+        }
+    }
+}

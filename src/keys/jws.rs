@@ -392,3 +392,25 @@ mod tests {
         assert_eq!(u.header["alg"], "EdDSA");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::keys::parse_jwks;
+
+    proptest! {
+        /// Hostile tokens and key sets never panic the verifier.
+        #[test]
+        fn arbitrary_tokens_are_refused_without_panicking(
+            token in "[A-Za-z0-9_.=-]{0,400}",
+            jwks in "\\PC{0,300}",
+        ) {
+            let _ = decode_unverified(&token);
+            if let Ok(set) = parse_jwks(&jwks) {
+                let _ = verify_with_jwks(&token, &set);
+            }
+        }
+    }
+}

@@ -160,3 +160,45 @@ mod tests {
         assert!(Params::parse(many.as_bytes()).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Hostile bodies never panic, and whatever parses obeys the limits.
+        #[test]
+        fn any_body_parses_or_is_invalid_request(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            match Params::parse(&body) {
+                Ok(p) => {
+                    for (k, v) in &p.single {
+                        prop_assert!(!v.is_empty());
+                        prop_assert!(k.len() <= 128);
+                        prop_assert!(v.len() <= MAX_ASSERTION_LEN);
+                    }
+                }
+                Err(e) => prop_assert_eq!(e.code(), "invalid_request"),
+            }
+        }
+
+        /// What a client form-encodes comes back unchanged.
+        #[test]
+        fn form_encoding_round_trips(
+            pairs in proptest::collection::btree_map("[a-z_]{1,20}", "\\PC{1,40}", 0..10)
+        ) {
+            let body: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter())
+                .finish();
+            let p = Params::parse(body.as_bytes()).unwrap();
+            for (k, v) in &pairs {
+                if k == "resource" {
+                    prop_assert_eq!(p.all(k), std::slice::from_ref(v));
+                } else {
+                    prop_assert_eq!(p.get(k), Some(v.as_str()));
+                }
+            }
+        }
+    }
+}
