@@ -27,7 +27,10 @@ impl Provider {
         if let Some(info) = self.introspect_access_token(token).await? {
             return Ok(info);
         }
-        if let Some(info) = self.introspect_refresh_token(token).await? {
+        if let Some(info) = self
+            .introspect_refresh_token(token, caller.client.id.as_str())
+            .await?
+        {
             return Ok(info);
         }
         Ok(inactive())
@@ -72,7 +75,13 @@ impl Provider {
         Ok(Some(out))
     }
 
-    async fn introspect_refresh_token(&self, token: &str) -> OAuthResult<Option<Value>> {
+    /// Refresh tokens are shown only to the client they were issued to: resource servers
+    /// have no business with them, and another client learning one is live helps nobody.
+    async fn introspect_refresh_token(
+        &self,
+        token: &str,
+        caller: &str,
+    ) -> OAuthResult<Option<Value>> {
         if token.len() > 128 {
             return Ok(None);
         }
@@ -88,7 +97,11 @@ impl Provider {
             .find_grant(&rt.grant_id)
             .await?
             .is_some_and(|g| g.revoked_at.is_none());
-        if !live_grant || rt.rotated_at.is_some() || rt.expires_at <= now() {
+        if !live_grant
+            || rt.rotated_at.is_some()
+            || rt.expires_at <= now()
+            || rt.client_id != caller
+        {
             return Ok(Some(inactive()));
         }
         Ok(Some(json!({

@@ -176,3 +176,19 @@ async fn a_client_may_be_configured_to_get_refresh_tokens_without_offline_access
         .expect("refresh token by client policy");
     assert_eq!(refresh(&app, ("web", &secret), rt).await.status(), 200);
 }
+
+#[tokio::test]
+async fn only_the_owning_client_sees_a_refresh_token_at_introspection() {
+    let app = spawn_app().await;
+    let secret = web_client(&app, "web").await;
+    let rs = app.create_service_client("resource-server", &[]).await;
+    let first = tokens(&app, &secret).await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let own = app.introspect(rt, ("web", &secret)).await;
+    assert_eq!(own["active"], true);
+    assert_eq!(own["token_type"], "refresh_token");
+    assert_eq!(
+        app.introspect(rt, ("resource-server", &rs)).await["active"],
+        false
+    );
+}
