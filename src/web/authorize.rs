@@ -221,6 +221,14 @@ fn authorize_error(e: AuthorizeError) -> Response {
     }
 }
 
+/// GET /login or /consent: a bookmark or a reload after the form was sent. There is no
+/// request to continue, so say how to start again rather than answer 405.
+pub async fn form_page_get() -> Response {
+    error_page(&OAuthError::invalid_request(
+        "this page is part of signing in to an application; go back to the application and start again",
+    ))
+}
+
 pub(super) fn csrf_failure() -> Response {
     let mut resp = error_page(&OAuthError::invalid_request(
         "this form has expired or did not come from Latchkey; go back to the application and try again",

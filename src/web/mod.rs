@@ -75,8 +75,14 @@ pub fn router(state: AppState) -> Router {
             "/authorize",
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
-        .route("/login", post(authorize::login_post))
-        .route("/consent", post(authorize::consent_post))
+        .route(
+            "/login",
+            get(authorize::form_page_get).post(authorize::login_post),
+        )
+        .route(
+            "/consent",
+            get(authorize::form_page_get).post(authorize::consent_post),
+        )
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/static/{file}", get(assets::asset))
         .route("/healthz", get(health::healthz))

@@ -373,3 +373,13 @@ async fn repeated_wrong_passwords_throttle_the_account_but_not_others() {
     let ok = browser.login(&app, &page, "bob", PASSWORD).await;
     assert!(ok.is_consent());
 }
+
+#[tokio::test]
+async fn opening_the_form_endpoints_directly_explains_instead_of_failing() {
+    let app = spawn_app().await;
+    for path in ["/login", "/consent"] {
+        let page = Browser::new().get(&app.url(path)).await;
+        assert_eq!(page.status, 400, "{path}");
+        assert!(page.body.contains("go back to the application"), "{path}");
+    }
+}
