@@ -79,10 +79,7 @@ pub fn describe_scope(name: &str) -> String {
         "openid" => "Confirm who you are (your account identifier)".to_owned(),
         "profile" => "See your name and username".to_owned(),
         "email" => "See your email address and whether it is verified".to_owned(),
-        "offline_access" => {
-            "Stay connected when you are not using the app (keeps access until you revoke it)"
-                .to_owned()
-        }
+        "offline_access" => "Stay connected when you are not using the app".to_owned(),
         other => format!("Access \"{other}\""),
     }
 }
