@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::DbResultExt;
-use super::entities::{grant, user};
+use super::entities::{grant, session, user};
 use super::{Store, StoreError, tokens, unix_now, write_error};
 use crate::oauth::model::User;
 use crate::oauth::ports::UserRepository;
@@ -90,19 +90,42 @@ impl Store {
     }
 
     /// Replaces the password hash. Returns false when there is no such user.
+    /// Sets a new password hash and ends every session of the user (a password is often
+    /// reset because the old one leaked). Returns false when there was no such user.
     pub async fn set_user_password_hash(
         &self,
         username: &str,
         password_hash: &str,
     ) -> anyhow::Result<bool> {
-        let res = user::Entity::update_many()
+        let txn = self
+            .db
+            .begin()
+            .await
+            .db_context("failed to begin a transaction")?;
+        let Some(found) = user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .one(&txn)
+            .await
+            .with_db_context(|| format!("failed to look up user {username:?}"))?
+        else {
+            return Ok(false);
+        };
+        user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
             .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
-            .filter(user::Column::Username.eq(username))
-            .exec(&self.db)
+            .filter(user::Column::Id.eq(found.id.clone()))
+            .exec(&txn)
             .await
             .with_db_context(|| format!("failed to update the password of user {username:?}"))?;
-        Ok(res.rows_affected > 0)
+        session::Entity::delete_many()
+            .filter(session::Column::UserId.eq(found.id))
+            .exec(&txn)
+            .await
+            .with_db_context(|| format!("failed to end the sessions of user {username:?}"))?;
+        txn.commit()
+            .await
+            .db_context("failed to commit a password change")?;
+        Ok(true)
     }
 
     /// Deletes the user and, through the foreign keys, its sessions, consents, grants and

@@ -222,3 +222,26 @@ async fn signing_out_ends_the_session_and_needs_a_form_post() {
         .await;
     assert_eq!(after.callback()["error"], "login_required");
 }
+
+#[tokio::test]
+async fn a_new_password_ends_every_session_of_the_user() {
+    let app = spawn_app().await;
+    web_client(&app, "web").await;
+    user(&app, "alice").await;
+    let (_, challenge) = pkce();
+    let browser = Browser::new();
+    sign_in(
+        &app,
+        &browser,
+        &authorize_url(&app, "web", &challenge, ""),
+        "alice",
+    )
+    .await;
+    latchkey::admin::users::set_password(&app.store, "alice", "a brand new password")
+        .await
+        .unwrap();
+    let after = browser
+        .get(&authorize_url(&app, "web", &challenge, "&prompt=none"))
+        .await;
+    assert_eq!(after.callback()["error"], "login_required");
+}
