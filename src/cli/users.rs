@@ -16,8 +16,8 @@ pub enum UsersCommand {
     List,
     /// Delete a user with its sessions, consents and grants.
     Delete { username: String },
-    /// Set a user's password. Without --password, it is prompted for on a terminal or read
-    /// as one line from standard input.
+    /// Set a user's password and end all of their sessions. Without --password, it is
+    /// prompted for on a terminal or read as one line from standard input.
     SetPassword {
         username: String,
         /// The new password (visible in the process list and shell history; prefer the prompt).
@@ -105,7 +105,7 @@ pub async fn run(cmd: UsersCommand, store: &Store) -> anyhow::Result<()> {
             users::set_password(store, &username, &password)
                 .await
                 .map_err(admin_err)?;
-            out!("password of user {username} changed");
+            out!("password of user {username} changed; their sessions have ended");
             Ok(())
         }
     }
