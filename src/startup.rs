@@ -17,7 +17,7 @@ use crate::web::{self, AppState};
 pub struct Application {
     listener: TcpListener,
     port: u16,
-    router: axum::Router,
+    router: web::Router,
     reloader: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
     pub provider: Arc<Provider>,
@@ -100,13 +100,10 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("server error");
+        web::serve(self.listener, self.router, shutdown_signal()).await;
         self.reloader.abort();
         self.janitor.abort();
-        result
+        Ok(())
     }
 }
 

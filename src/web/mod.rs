@@ -10,6 +10,7 @@ mod health;
 mod jwks;
 mod logout;
 mod pages;
+mod serve;
 mod token;
 mod userinfo;
 mod views;
@@ -17,7 +18,6 @@ mod views;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,6 +30,10 @@ use crate::oauth::Provider;
 use crate::oauth::ports::Readiness;
 
 pub use error::ApiError;
+pub use serve::serve;
+
+/// The application as one service, for `serve`.
+pub use axum::Router;
 
 #[derive(Clone)]
 pub struct AppState {
