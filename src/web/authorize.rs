@@ -2,21 +2,20 @@
 //! next step to a page or a redirect.
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
 use super::AppState;
+use super::extract::{MAX_BODY, is_form};
 use super::pages::{
-    csrf_ok, csrf_token, error_page, form_action_source, redirect, render, session_cookie,
+    csrf_token, error_page, form_action_source, page_form, redirect, render, session_cookie,
     session_cookie_name,
 };
 use super::views::{ConsentView, LoginView, ScopeItem, describe_scope};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use crate::oauth::interaction::{LoginRejection, LoginResult};
-use crate::oauth::{OAuthError, Params, Provider};
-
-const MAX_FORM: usize = 64 * 1024;
+use crate::oauth::{OAuthError, Provider};
 
 pub async fn authorize_get(
     State(s): State<AppState>,
@@ -38,7 +37,7 @@ pub async fn authorize_post(
         ));
     }
     match String::from_utf8(body.to_vec()) {
-        Ok(raw) if raw.len() <= MAX_FORM => authorize(&s, jar, raw).await,
+        Ok(raw) if raw.len() <= MAX_BODY => authorize(&s, jar, raw).await,
         _ => error_page(&OAuthError::invalid_request(
             "the request body is not valid",
         )),
@@ -63,13 +62,10 @@ pub async fn login_post(
     body: Bytes,
 ) -> Response {
     let p = &s.provider;
-    let form = match form_params(&headers, &body) {
+    let form = match page_form(p, &jar, &headers, &body) {
         Ok(f) => f,
-        Err(e) => return error_page(&e),
+        Err(page) => return page,
     };
-    if !csrf_ok(p, &jar, form.get("csrf_token")) {
-        return csrf_failure();
-    }
     let ticket = form.get("req").unwrap_or("").to_owned();
     let old = jar
         .get(session_cookie_name(p))
@@ -124,13 +120,10 @@ pub async fn consent_post(
     body: Bytes,
 ) -> Response {
     let p = &s.provider;
-    let form = match form_params(&headers, &body) {
+    let form = match page_form(p, &jar, &headers, &body) {
         Ok(f) => f,
-        Err(e) => return error_page(&e),
+        Err(page) => return page,
     };
-    if !csrf_ok(p, &jar, form.get("csrf_token")) {
-        return csrf_failure();
-    }
     let allow = match form.get("decision") {
         Some("allow") => true,
         Some("deny") => false,
@@ -227,33 +220,4 @@ pub async fn form_page_get() -> Response {
     error_page(&OAuthError::invalid_request(
         "this page is part of signing in to an application; go back to the application and start again",
     ))
-}
-
-pub(super) fn csrf_failure() -> Response {
-    let mut resp = error_page(&OAuthError::invalid_request(
-        "this form has expired or did not come from Latchkey; go back to the application and try again",
-    ));
-    *resp.status_mut() = StatusCode::FORBIDDEN;
-    resp
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-}
-
-pub(super) fn form_params(headers: &HeaderMap, body: &Bytes) -> Result<Params, OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request("the body must be a form"));
-    }
-    if body.len() > MAX_FORM {
-        return Err(OAuthError::invalid_request("the form is too large"));
-    }
-    Params::parse(body)
 }

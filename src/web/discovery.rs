@@ -1,11 +1,12 @@
-//! GET /.well-known/openid-configuration and /.well-known/oauth-authorization-server.
+//! GET /.well-known/openid-configuration and /.well-known/oauth-authorization-server: one
+//! document serves both (RFC 8414 section 3 allows the OpenID path).
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 
-fn cached(s: &AppState) -> Response {
+pub async fn metadata(State(s): State<AppState>) -> Response {
     let mut resp = s.provider.metadata_json().to_string().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -16,12 +17,4 @@ fn cached(s: &AppState) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     resp
-}
-
-pub async fn openid_configuration(State(s): State<AppState>) -> Response {
-    cached(&s)
-}
-
-pub async fn oauth_authorization_server(State(s): State<AppState>) -> Response {
-    cached(&s)
 }

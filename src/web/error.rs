@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::extract::no_store;
 use crate::oauth::OAuthError;
 
 pub struct ApiError(pub OAuthError);
@@ -30,26 +31,25 @@ impl IntoResponse for ApiError {
             }
             _ => StatusCode::BAD_REQUEST,
         };
-        if matches!(err, OAuthError::MissingToken) {
+        let mut resp = if matches!(err, OAuthError::MissingToken) {
             // RFC 6750 section 3.1: a request without credentials gets the challenge only.
-            let mut resp = status.into_response();
-            let h = resp.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"latchkey\""),
-            );
-            return resp;
-        }
-        let mut body = json!({ "error": err.code() });
-        if let Some(d) = err.description() {
-            body["error_description"] = json!(sanitize(&d));
-        }
-        let mut resp = (status, Json(body)).into_response();
+            status.into_response()
+        } else {
+            let mut body = json!({ "error": err.code() });
+            if let Some(d) = err.description() {
+                body["error_description"] = json!(sanitize(&d));
+            }
+            (status, Json(body)).into_response()
+        };
+        resp = no_store(resp);
         let h = resp.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         match &err {
+            OAuthError::MissingToken => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"latchkey\""),
+                );
+            }
             // RFC 6749 section 5.2: a 401 for invalid_client must name the scheme the client
             // may use.
             OAuthError::InvalidClient { .. } => {

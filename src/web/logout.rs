@@ -7,9 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
 use super::AppState;
-use super::authorize::{csrf_failure, form_params};
 use super::pages::{
-    csrf_ok, csrf_token, error_page, expired_session_cookie, render, session_cookie_name,
+    csrf_token, error_page, expired_session_cookie, page_form, render, session_cookie_name,
 };
 use super::views::{LoggedOutView, LogoutView};
 
@@ -37,12 +36,8 @@ pub async fn logout_post(
     body: Bytes,
 ) -> Response {
     let p = &s.provider;
-    let form = match form_params(&headers, &body) {
-        Ok(f) => f,
-        Err(e) => return error_page(&e),
-    };
-    if !csrf_ok(p, &jar, form.get("csrf_token")) {
-        return csrf_failure();
+    if let Err(page) = page_form(p, &jar, &headers, &body) {
+        return page;
     }
     let name = session_cookie_name(p);
     let cookie = jar.get(name).map(|c| c.value().to_owned());

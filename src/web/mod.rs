@@ -58,11 +58,11 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(
             "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
+            get(discovery::metadata),
         )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(discovery::oauth_authorization_server),
+            get(discovery::metadata),
         )
         .route("/jwks", get(jwks::jwks))
         .route("/token", post(token::token))

@@ -1,14 +1,15 @@
 //! HTML responses: rendering a view with the security headers every page carries, the
 //! session and CSRF cookies, and the human error page.
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
+use super::extract::{MAX_BODY, is_form, no_store};
 use super::views::ErrorView;
 use crate::crypto::{ct_eq, random_token};
-use crate::oauth::{OAuthError, Provider};
+use crate::oauth::{OAuthError, Params, Provider};
 
 const CSRF_COOKIE: &str = "latchkey_csrf";
 
@@ -75,7 +76,36 @@ pub fn csrf_token(p: &Provider, jar: CookieJar) -> (CookieJar, String) {
     (jar, token)
 }
 
-pub fn csrf_ok(p: &Provider, jar: &CookieJar, presented: Option<&str>) -> bool {
+/// A form posted from one of these pages: a form body within bounds whose CSRF token belongs
+/// to this browser. Anything else gets the page to answer with (403 for a bad token).
+pub fn page_form(
+    p: &Provider,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Params, Response> {
+    if !is_form(headers) {
+        return Err(error_page(&OAuthError::invalid_request(
+            "the body must be a form",
+        )));
+    }
+    if body.len() > MAX_BODY {
+        return Err(error_page(&OAuthError::invalid_request(
+            "the form is too large",
+        )));
+    }
+    let form = Params::parse(body).map_err(|e| error_page(&e))?;
+    if !csrf_ok(p, jar, form.get("csrf_token")) {
+        let mut page = error_page(&OAuthError::invalid_request(
+            "this form has expired or did not come from Latchkey; go back to the application and try again",
+        ));
+        *page.status_mut() = StatusCode::FORBIDDEN;
+        return Err(page);
+    }
+    Ok(form)
+}
+
+fn csrf_ok(p: &Provider, jar: &CookieJar, presented: Option<&str>) -> bool {
     let Some(presented) = presented else {
         return false;
     };
@@ -126,8 +156,7 @@ pub fn render<T: Template>(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store(resp)
 }
 
 /// The human error page for requests that cannot be sent back to a client.
@@ -165,7 +194,5 @@ pub fn redirect(url: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(url) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store(resp)
 }

@@ -3,19 +3,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::OAuthForm;
-
-fn no_store(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
-}
+use super::extract::{OAuthForm, no_store};
 
 pub async fn token(State(s): State<AppState>, form: OAuthForm) -> Result<Response, ApiError> {
     let provider = Arc::clone(&s.provider);
