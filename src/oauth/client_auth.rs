@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::error::{OAuthError, OAuthResult};
 use super::model::Client;
-use super::params::Params;
+use super::params::{Params, decode_component};
 use super::{Provider, now};
 use crate::domain::{AuthMethod, ClientId};
 use crate::keys::{self, JwkSet, KeyError};
@@ -337,17 +337,11 @@ fn parse_basic(header: &str) -> OAuthResult<BasicCredentials> {
         return Err(bad());
     }
     Ok(BasicCredentials {
-        id: form_decode(raw_id).unwrap_or_else(|| raw_id.to_owned()),
-        secret: form_decode(raw_secret).unwrap_or_else(|| raw_secret.to_owned()),
+        id: decode_component(raw_id.as_bytes()).unwrap_or_else(|_| raw_id.to_owned()),
+        secret: decode_component(raw_secret.as_bytes()).unwrap_or_else(|_| raw_secret.to_owned()),
         raw_id: raw_id.to_owned(),
         raw_secret: raw_secret.to_owned(),
     })
-}
-
-fn form_decode(s: &str) -> Option<String> {
-    let body = format!("v={}", s.replace('&', "%26").replace('=', "%3D"));
-    let params = Params::parse(body.as_bytes()).ok()?;
-    Some(params.get("v").unwrap_or("").to_owned())
 }
 
 #[cfg(test)]

@@ -105,7 +105,9 @@ fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthErro
     Ok(out)
 }
 
-fn decode_component(raw: &[u8]) -> Result<String, OAuthError> {
+/// Decodes one form-encoded component (`+` is a space, `%XX` a byte), refusing invalid
+/// escapes and invalid UTF-8.
+pub(crate) fn decode_component(raw: &[u8]) -> Result<String, OAuthError> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
