@@ -3,7 +3,8 @@ use anyhow::Context;
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 
 use super::DbResultExt;
@@ -42,12 +43,7 @@ impl UserRepository for Store {
     }
 
     async fn find_user_by_username(&self, username: &str) -> anyhow::Result<Option<User>> {
-        let row = user::Entity::find()
-            .filter(user::Column::Username.eq(username))
-            .one(&self.db)
-            .await
-            .with_db_context(|| format!("failed to look up user {username:?}"))?;
-        Ok(row.map(to_user))
+        Ok(user_by_username(&self.db, username).await?.map(to_user))
     }
 }
 
@@ -102,12 +98,7 @@ impl Store {
             .begin()
             .await
             .db_context("failed to begin a transaction")?;
-        let Some(found) = user::Entity::find()
-            .filter(user::Column::Username.eq(username))
-            .one(&txn)
-            .await
-            .with_db_context(|| format!("failed to look up user {username:?}"))?
-        else {
+        let Some(found) = user_by_username(&txn, username).await? else {
             return Ok(false);
         };
         user::Entity::update_many()
@@ -137,12 +128,7 @@ impl Store {
             .begin()
             .await
             .db_context("failed to begin a transaction")?;
-        let Some(found) = user::Entity::find()
-            .filter(user::Column::Username.eq(username))
-            .one(&txn)
-            .await
-            .with_db_context(|| format!("failed to look up user {username:?}"))?
-        else {
+        let Some(found) = user_by_username(&txn, username).await? else {
             return Ok(false);
         };
         tokens::revoke_grant_access_tokens(&txn, grant::Column::UserId, &found.id, unix_now())
@@ -157,4 +143,16 @@ impl Store {
             .with_db_context(|| format!("failed to commit deleting user {username:?}"))?;
         Ok(res.rows_affected > 0)
     }
+}
+
+/// The row of `username`, on a connection or inside the caller's transaction.
+async fn user_by_username<C: ConnectionTrait>(
+    conn: &C,
+    username: &str,
+) -> anyhow::Result<Option<user::Model>> {
+    user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(conn)
+        .await
+        .with_db_context(|| format!("failed to look up user {username:?}"))
 }
