@@ -17,6 +17,16 @@ pub enum LoginRejection {
     Throttled,
 }
 
+/// What checking a username and password came to.
+enum SignIn {
+    Rejected(LoginRejection),
+    Done {
+        cookie: String,
+        session: Session,
+        user: User,
+    },
+}
+
 /// The result of a submitted login form.
 #[derive(Debug)]
 pub enum LoginResult {
@@ -87,6 +97,50 @@ impl Provider {
         old_session_cookie: Option<&str>,
     ) -> Result<LoginResult, AuthorizeError> {
         let req = self.request_from_ticket(ticket).await?;
+        let outcome = self
+            .sign_in(username, password, old_session_cookie)
+            .await
+            .map_err(|e| redirect_err(self, &req, e))?;
+        let (cookie, session, user) = match outcome {
+            SignIn::Rejected(reason) => {
+                match reason {
+                    LoginRejection::WrongCredentials => {
+                        tracing::info!(client_id = %req.client.id, "login failed");
+                    }
+                    LoginRejection::Throttled => tracing::warn!(
+                        client_id = %req.client.id,
+                        "sign-in refused: too many recent failures for this account"
+                    ),
+                }
+                return Ok(LoginResult::Rejected {
+                    request: Box::new(req),
+                    reason,
+                });
+            }
+            SignIn::Done {
+                cookie,
+                session,
+                user,
+            } => (cookie, session, user),
+        };
+        tracing::info!(user_id = %user.id, client_id = %req.client.id, "signed in");
+        let step = self
+            .next_step(req, Some((session, user)), true, false)
+            .await?;
+        Ok(LoginResult::SignedIn {
+            session_cookie: cookie,
+            step,
+        })
+    }
+
+    /// Checks the password, with per-account throttling of failures, and on success starts a
+    /// new session (a new id at every login: no session fixation).
+    async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        old_session_cookie: Option<&str>,
+    ) -> OAuthResult<SignIn> {
         // Throttling is per account, keyed by a hash of the normalised username, and the same
         // for names that do not exist (so it reveals nothing about which do).
         let subject = self
@@ -97,40 +151,19 @@ impl Provider {
         let recent = self
             .login_throttle
             .count_login_failures(&subject, t - limits.failure_window as i64)
-            .await
-            .map_err(|e| redirect_err(self, &req, e.into()))?;
+            .await?;
         if recent >= limits.max_failures {
-            tracing::warn!(client_id = %req.client.id, "sign-in refused: too many recent failures for this account");
-            return Ok(LoginResult::Rejected {
-                request: Box::new(req),
-                reason: LoginRejection::Throttled,
-            });
+            return Ok(SignIn::Rejected(LoginRejection::Throttled));
         }
-        let user = self
-            .check_password(username, password)
-            .await
-            .map_err(|e| redirect_err(self, &req, e))?;
-        let Some(user) = user else {
-            tracing::info!(client_id = %req.client.id, "login failed");
+        let Some(user) = self.check_password(username, password).await? else {
             self.login_throttle
                 .record_login_failure(&subject, t)
-                .await
-                .map_err(|e| redirect_err(self, &req, e.into()))?;
-            return Ok(LoginResult::Rejected {
-                request: Box::new(req),
-                reason: LoginRejection::WrongCredentials,
-            });
+                .await?;
+            return Ok(SignIn::Rejected(LoginRejection::WrongCredentials));
         };
-        self.login_throttle
-            .clear_login_failures(&subject)
-            .await
-            .map_err(|e| redirect_err(self, &req, e.into()))?;
-        // A new session id at every login (no session fixation).
+        self.login_throttle.clear_login_failures(&subject).await?;
         if let Some(old) = old_session_cookie {
-            self.sessions
-                .delete_session(&self.hasher.hash(old))
-                .await
-                .map_err(|e| redirect_err(self, &req, e.into()))?;
+            self.sessions.delete_session(&self.hasher.hash(old)).await?;
         }
         let cookie = random_token();
         let session = Session {
@@ -139,17 +172,11 @@ impl Provider {
             auth_time: t,
             expires_at: t + self.settings.tokens.session_ttl as i64,
         };
-        self.sessions
-            .create_session(&session)
-            .await
-            .map_err(|e| redirect_err(self, &req, e.into()))?;
-        tracing::info!(user_id = %user.id, client_id = %req.client.id, "signed in");
-        let step = self
-            .next_step(req, Some((session, user)), true, false)
-            .await?;
-        Ok(LoginResult::SignedIn {
-            session_cookie: cookie,
-            step,
+        self.sessions.create_session(&session).await?;
+        Ok(SignIn::Done {
+            cookie,
+            session,
+            user,
         })
     }
 
