@@ -1,7 +1,7 @@
 //! Every way an authorization request or code exchange can be wrong, each on its own.
 use crate::flow::{
-    Browser, PASSWORD, REDIRECT, authorize_url, exchange, pkce, public_client, sign_in, user,
-    web_client,
+    Browser, PASSWORD, REDIRECT, authorize_url, exchange, pkce, public_client, sign_in_with_pkce,
+    user, web_client,
 };
 use crate::helpers::{assert_oauth_error, spawn_app, urlencode};
 
@@ -10,14 +10,7 @@ async fn wrong_pkce_verifier_is_invalid_grant() {
     let app = spawn_app().await;
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
-    let (_, challenge) = pkce();
-    let q = sign_in(
-        &app,
-        &Browser::new(),
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (q, _, _) = sign_in_with_pkce(&app, &Browser::new(), "web", "alice").await;
     let (other_verifier, _) = pkce();
     let resp = exchange(&app, ("web", &secret), &q["code"], &other_verifier).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
@@ -28,14 +21,7 @@ async fn missing_verifier_is_invalid_grant() {
     let app = spawn_app().await;
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
-    let (_, challenge) = pkce();
-    let q = sign_in(
-        &app,
-        &Browser::new(),
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (q, _, _) = sign_in_with_pkce(&app, &Browser::new(), "web", "alice").await;
     let body = format!(
         "grant_type=authorization_code&code={}&redirect_uri={}",
         urlencode(&q["code"]),
@@ -77,14 +63,7 @@ async fn reused_code_fails_and_revokes_the_tokens_issued_from_it() {
     let app = spawn_app().await;
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
-    let (verifier, challenge) = pkce();
-    let q = sign_in(
-        &app,
-        &Browser::new(),
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (q, verifier, _) = sign_in_with_pkce(&app, &Browser::new(), "web", "alice").await;
     let first = exchange(&app, ("web", &secret), &q["code"], &verifier).await;
     assert_eq!(first.status(), 200);
     let tokens: serde_json::Value = first.json().await.unwrap();
@@ -113,14 +92,7 @@ async fn code_is_bound_to_its_client_and_redirect_uri() {
     let secret = web_client(&app, "web").await;
     let other = web_client(&app, "other").await;
     user(&app, "alice").await;
-    let (verifier, challenge) = pkce();
-    let q = sign_in(
-        &app,
-        &Browser::new(),
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (q, verifier, _) = sign_in_with_pkce(&app, &Browser::new(), "web", "alice").await;
     let resp = exchange(&app, ("other", &other), &q["code"], &verifier).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
     let body = format!(
@@ -137,14 +109,7 @@ async fn expired_code_is_invalid_grant() {
     let app = crate::helpers::spawn_app_with(|s| s.tokens.authorization_code_ttl = 1).await;
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
-    let (verifier, challenge) = pkce();
-    let q = sign_in(
-        &app,
-        &Browser::new(),
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (q, verifier, _) = sign_in_with_pkce(&app, &Browser::new(), "web", "alice").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let resp = exchange(&app, ("web", &secret), &q["code"], &verifier).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
@@ -272,15 +237,8 @@ async fn prompt_none_without_consent_is_consent_required() {
     web_client(&app, "web").await;
     web_client(&app, "second").await;
     user(&app, "alice").await;
-    let (_, challenge) = pkce();
     let browser = Browser::new();
-    sign_in(
-        &app,
-        &browser,
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (_, _, challenge) = sign_in_with_pkce(&app, &browser, "web", "alice").await;
     let page = browser
         .get(&authorize_url(&app, "second", &challenge, "&prompt=none"))
         .await;

@@ -242,3 +242,22 @@ pub async fn refresh(app: &TestApp, client: (&str, &str), token: &str) -> reqwes
     );
     app.post_form("/token", &body, Some(client)).await
 }
+
+/// A fresh PKCE pair and the default authorization URL for `client_id`, signed in and
+/// approved by `username` in `browser`. Returns (callback parameters, verifier, challenge).
+pub async fn sign_in_with_pkce(
+    app: &TestApp,
+    browser: &Browser,
+    client_id: &str,
+    username: &str,
+) -> (std::collections::HashMap<String, String>, String, String) {
+    let (verifier, challenge) = pkce();
+    let q = sign_in(
+        app,
+        browser,
+        &authorize_url(app, client_id, &challenge, ""),
+        username,
+    )
+    .await;
+    (q, verifier, challenge)
+}

@@ -1,18 +1,13 @@
 //! Refresh tokens rotate on every use; a reuse inside the grace window succeeds, after it
 //! the whole family is revoked; scope can be narrowed, never widened.
-use crate::flow::{Browser, authorize_url, exchange, pkce, refresh, sign_in, user, web_client};
+use crate::flow::{
+    Browser, authorize_url, exchange, pkce, refresh, sign_in, sign_in_with_pkce, user, web_client,
+};
 use crate::helpers::{TestApp, assert_oauth_error, spawn_app, spawn_app_with};
 
 async fn tokens(app: &TestApp, secret: &str) -> serde_json::Value {
     user(app, "alice").await;
-    let (verifier, challenge) = pkce();
-    let q = sign_in(
-        app,
-        &Browser::new(),
-        &authorize_url(app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (q, verifier, _) = sign_in_with_pkce(app, &Browser::new(), "web", "alice").await;
     let resp = exchange(app, ("web", secret), &q["code"], &verifier).await;
     assert_eq!(resp.status(), 200);
     resp.json().await.unwrap()

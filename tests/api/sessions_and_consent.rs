@@ -1,7 +1,9 @@
 //! Sessions, remembered consent, prompt and max_age, first-party clients, and the pages.
 use latchkey::admin::clients::NewClient;
 
-use crate::flow::{Browser, PASSWORD, REDIRECT, authorize_url, pkce, sign_in, user, web_client};
+use crate::flow::{
+    Browser, PASSWORD, REDIRECT, authorize_url, pkce, sign_in, sign_in_with_pkce, user, web_client,
+};
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -63,15 +65,8 @@ async fn prompt_login_and_max_age_zero_ask_for_the_password_again() {
     let app = spawn_app().await;
     web_client(&app, "web").await;
     user(&app, "alice").await;
-    let (_, challenge) = pkce();
     let browser = Browser::new();
-    sign_in(
-        &app,
-        &browser,
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (_, _, challenge) = sign_in_with_pkce(&app, &browser, "web", "alice").await;
     for extra in ["&prompt=login", "&max_age=0"] {
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let page = browser
@@ -191,15 +186,8 @@ async fn signing_out_ends_the_session_and_needs_a_form_post() {
     let app = spawn_app().await;
     web_client(&app, "web").await;
     user(&app, "alice").await;
-    let (_, challenge) = pkce();
     let browser = Browser::new();
-    sign_in(
-        &app,
-        &browser,
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (_, _, challenge) = sign_in_with_pkce(&app, &browser, "web", "alice").await;
 
     let confirm = browser.get(&app.url("/logout")).await;
     assert_eq!(confirm.status, 200);
@@ -228,15 +216,8 @@ async fn a_new_password_ends_every_session_of_the_user() {
     let app = spawn_app().await;
     web_client(&app, "web").await;
     user(&app, "alice").await;
-    let (_, challenge) = pkce();
     let browser = Browser::new();
-    sign_in(
-        &app,
-        &browser,
-        &authorize_url(&app, "web", &challenge, ""),
-        "alice",
-    )
-    .await;
+    let (_, _, challenge) = sign_in_with_pkce(&app, &browser, "web", "alice").await;
     latchkey::admin::users::set_password(&app.store, "alice", "a brand new password")
         .await
         .unwrap();
