@@ -20,11 +20,13 @@ pub enum LoginRejection {
 /// What checking a username and password came to.
 enum SignIn {
     Rejected(LoginRejection),
-    Done {
-        cookie: String,
-        session: Session,
-        user: User,
-    },
+    Done(Box<NewSession>),
+}
+
+struct NewSession {
+    cookie: String,
+    session: Session,
+    user: User,
 }
 
 /// The result of a submitted login form.
@@ -117,11 +119,14 @@ impl Provider {
                     reason,
                 });
             }
-            SignIn::Done {
-                cookie,
-                session,
-                user,
-            } => (cookie, session, user),
+            SignIn::Done(new) => {
+                let NewSession {
+                    cookie,
+                    session,
+                    user,
+                } = *new;
+                (cookie, session, user)
+            }
         };
         tracing::info!(user_id = %user.id, client_id = %req.client.id, "signed in");
         let step = self
@@ -173,11 +178,11 @@ impl Provider {
             expires_at: t + self.settings.tokens.session_ttl as i64,
         };
         self.sessions.create_session(&session).await?;
-        Ok(SignIn::Done {
+        Ok(SignIn::Done(Box::new(NewSession {
             cookie,
             session,
             user,
-        })
+        })))
     }
 
     /// POST /consent: `allow` is the person's decision.

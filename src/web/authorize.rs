@@ -64,7 +64,7 @@ pub async fn login_post(
     let p = &s.provider;
     let form = match page_form(p, &jar, &headers, &body) {
         Ok(f) => f,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let ticket = form.get("req").unwrap_or("").to_owned();
     let old = jar
@@ -122,7 +122,7 @@ pub async fn consent_post(
     let p = &s.provider;
     let form = match page_form(p, &jar, &headers, &body) {
         Ok(f) => f,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let allow = match form.get("decision") {
         Some("allow") => true,

@@ -37,7 +37,7 @@ pub async fn logout_post(
 ) -> Response {
     let p = &s.provider;
     if let Err(page) = page_form(p, &jar, &headers, &body) {
-        return page;
+        return *page;
     }
     let name = session_cookie_name(p);
     let cookie = jar.get(name).map(|c| c.value().to_owned());

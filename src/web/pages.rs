@@ -83,24 +83,24 @@ pub fn page_form(
     jar: &CookieJar,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Params, Response> {
+) -> Result<Params, Box<Response>> {
     if !is_form(headers) {
-        return Err(error_page(&OAuthError::invalid_request(
+        return Err(Box::new(error_page(&OAuthError::invalid_request(
             "the body must be a form",
-        )));
+        ))));
     }
     if body.len() > MAX_BODY {
-        return Err(error_page(&OAuthError::invalid_request(
+        return Err(Box::new(error_page(&OAuthError::invalid_request(
             "the form is too large",
-        )));
+        ))));
     }
-    let form = Params::parse(body).map_err(|e| error_page(&e))?;
+    let form = Params::parse(body).map_err(|e| Box::new(error_page(&e)))?;
     if !csrf_ok(p, jar, form.get("csrf_token")) {
         let mut page = error_page(&OAuthError::invalid_request(
             "this form has expired or did not come from Latchkey; go back to the application and try again",
         ));
         *page.status_mut() = StatusCode::FORBIDDEN;
-        return Err(page);
+        return Err(Box::new(page));
     }
     Ok(form)
 }
