@@ -34,7 +34,19 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub keys: KeySettings,
     pub login: LoginSettings,
+    pub http: HttpSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Addresses or networks (CIDR) of the reverse proxies in front of Latchkey. A request
+    /// whose peer is one of them is attributed to the address its `X-Forwarded-For` header
+    /// names (the right-most one that is not itself a trusted proxy); from any other peer the
+    /// header is ignored, so a client cannot choose the address it is throttled and logged
+    /// under. Empty (the default): the peer address is always used.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -153,6 +165,7 @@ impl Default for Settings {
                 max_failures: 5,
                 failure_window: 900,
             },
+            http: HttpSettings::default(),
             log: LogSettings {
                 filter: "info".into(),
                 format: "text".into(),
@@ -173,6 +186,7 @@ struct Defaults {
     tokens: TokenSettings,
     keys: KeySettings,
     login: LoginSettings,
+    http: HttpSettings,
     log: LogSettings,
 }
 
@@ -186,6 +200,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "tokens",
     "keys",
     "login",
+    "http",
     "log",
 ];
 
@@ -202,6 +217,7 @@ impl Settings {
             tokens: d.tokens,
             keys: d.keys,
             login: d.login,
+            http: d.http,
             log: d.log,
         };
         let mut fig = Figment::from(Serialized::defaults(defaults));

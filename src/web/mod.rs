@@ -3,6 +3,7 @@
 //! protocol decisions are made here.
 mod assets;
 mod authorize;
+mod client_addr;
 mod discovery;
 mod error;
 mod extract;
@@ -29,6 +30,7 @@ use tower_http::trace::TraceLayer;
 use crate::oauth::Provider;
 use crate::oauth::ports::Readiness;
 
+pub use client_addr::ClientAddr;
 pub use error::ApiError;
 pub use serve::serve;
 
