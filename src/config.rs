@@ -36,6 +36,33 @@ pub struct Settings {
     pub login: LoginSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address of a separate listener that serves only `/metrics`, `/healthz` and `/readyz`
+    /// (e.g. `10.0.0.5:9100` on an internal interface). When set, `/metrics` is not served
+    /// on the main listener. Unset (the default): `/metrics` is on the main listener for the
+    /// addresses in `allow`.
+    pub listen: Option<SocketAddr>,
+    /// Client addresses or networks (CIDR) that may read `/metrics` on the main listener;
+    /// others get 404. Default: loopback only. The address is the one `http.trusted_proxies`
+    /// resolves, so requests relayed by a local proxy count as their origin.
+    pub allow: Vec<ipnet::IpNet>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            allow: vec![
+                "127.0.0.0/8".parse().expect("static network"),
+                "::1/128".parse().expect("static network"),
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -170,6 +197,7 @@ impl Default for Settings {
                 filter: "info".into(),
                 format: "text".into(),
             },
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -188,6 +216,7 @@ struct Defaults {
     login: LoginSettings,
     http: HttpSettings,
     log: LogSettings,
+    metrics: MetricsSettings,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -202,6 +231,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "login",
     "http",
     "log",
+    "metrics",
 ];
 
 impl Settings {
@@ -219,6 +249,7 @@ impl Settings {
             login: d.login,
             http: d.http,
             log: d.log,
+            metrics: d.metrics,
         };
         let mut fig = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = file {

@@ -1,7 +1,9 @@
 //! Building and running the application: connect and migrate the store, load the master
 //! key and signing keys, build the protocol `Provider`, bind the listener. Tests call
 //! `Application::build` with port 0 and a fresh database.
+use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,6 +20,9 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: web::Router,
+    /// The separate metrics listener (`metrics.listen`) and its router.
+    admin: Option<(TcpListener, web::Router)>,
+    shutting_down: Arc<AtomicBool>,
     reloader: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
     pub provider: Arc<Provider>,
@@ -78,15 +83,29 @@ impl Application {
             keys,
             hasher,
         ));
-        let router = web::router(AppState {
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let state = AppState {
             provider: Arc::clone(&provider),
             readiness: shared,
-        });
+            shutting_down: Arc::clone(&shutting_down),
+        };
+        let admin = match settings.metrics.listen {
+            Some(addr) => {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("failed to bind metrics.listen {addr}"))?;
+                Some((l, web::admin_router(state.clone())))
+            }
+            None => None,
+        };
+        let router = web::router(state);
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener,
             port,
             router,
+            admin,
+            shutting_down,
             reloader,
             janitor,
             provider,
@@ -98,9 +117,34 @@ impl Application {
         self.port
     }
 
+    /// The port of the `metrics.listen` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.admin
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        web::serve(self.listener, self.router, shutdown_signal()).await;
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then reports not ready, stops accepting and finishes
+    /// in-flight requests. The metrics listener keeps answering (`/readyz`: 503) until then.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let admin = self
+            .admin
+            .map(|(l, r)| tokio::spawn(web::serve(l, r, std::future::pending())));
+        let flag = Arc::clone(&self.shutting_down);
+        let stop = async move {
+            stop.await;
+            flag.store(true, Ordering::Relaxed);
+        };
+        web::serve(self.listener, self.router, stop).await;
+        if let Some(admin) = admin {
+            admin.abort();
+        }
         self.reloader.abort();
         self.janitor.abort();
         Ok(())

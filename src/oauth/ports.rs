@@ -42,6 +42,8 @@ pub trait AccessTokenRevocations: Send + Sync {
 #[async_trait]
 pub trait Readiness: Send + Sync {
     async fn ping(&self) -> anyhow::Result<()>;
+    /// The connection pool now, for metrics.
+    fn pool_usage(&self) -> crate::metrics::PoolUsage;
 }
 
 use super::model::{AuthorizationCode, Grant, RefreshToken, Session, User};

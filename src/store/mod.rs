@@ -179,6 +179,24 @@ impl Readiness for Store {
     async fn ping(&self) -> anyhow::Result<()> {
         Store::ping(self).await
     }
+
+    fn pool_usage(&self) -> crate::metrics::PoolUsage {
+        let (open, idle, max) = match self.db.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                let p = self.db.get_postgres_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+            _ => {
+                let p = self.db.get_sqlite_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+        };
+        crate::metrics::PoolUsage {
+            open,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        }
+    }
 }
 
 /// The database URL without its password, for error messages.

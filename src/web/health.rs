@@ -1,4 +1,7 @@
-//! GET /healthz (the process answers) and /readyz (the database answers).
+//! GET /healthz (the process answers) and /readyz (the database answers and the server is
+//! not shutting down).
+use std::sync::atomic::Ordering;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 
@@ -9,6 +12,9 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
+    if s.shutting_down.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
     match s.readiness.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n"),
         Err(e) => {

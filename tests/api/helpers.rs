@@ -163,6 +163,27 @@ impl TestApp {
         .await
     }
 
+    /// This app's database, for another node or process.
+    pub fn db_url(&self) -> &str {
+        &self.db_url
+    }
+
+    /// The same deployment seen through another server (a process started by the test) at
+    /// `address`: requests go there, the store is this app's.
+    pub fn through(&self, address: &str) -> TestApp {
+        TestApp {
+            address: address.to_owned(),
+            store: self.store.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            master_key: self.master_key.clone(),
+            _db: None,
+            db_url: self.db_url.clone(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
