@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::crypto::SecretHasher;
 use crate::keys::KeyRing;
+use crate::metrics::Metrics;
 use crate::oauth::{Ports, Provider};
 use crate::store::Store;
 use crate::web::{self, AppState};
@@ -63,10 +64,6 @@ impl Application {
         .context("failed to load signing keys")?;
         let reloader =
             keys.spawn_reloader(Duration::from_secs(settings.keys.reload_interval.max(1)));
-        let janitor = spawn_janitor(
-            store.clone(),
-            Duration::from_secs(settings.tokens.purge_interval.max(1)),
-        );
         let shared = Arc::new(store.clone());
         let provider = Arc::new(Provider::new(
             Arc::clone(&settings),
@@ -83,6 +80,11 @@ impl Application {
             keys,
             hasher,
         ));
+        let janitor = spawn_janitor(
+            store.clone(),
+            Arc::clone(&provider.metrics),
+            Duration::from_secs(settings.tokens.purge_interval.max(1)),
+        );
         let shutting_down = Arc::new(AtomicBool::new(false));
         let state = AppState {
             provider: Arc::clone(&provider),
@@ -152,18 +154,31 @@ impl Application {
 }
 
 /// Deletes expired rows now and then, so that tables of short-lived records stay small.
-/// Every node may run it; the deletes are idempotent.
-fn spawn_janitor(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+/// Every node runs it; on PostgreSQL a node skips its turn while another one is cleaning
+/// (see `Store::purge_expired`). Deleted-row counts go to the metrics.
+fn spawn_janitor(
+    store: Store,
+    metrics: Arc<Metrics>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             match store.purge_expired(crate::oauth::now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(rows = n, "purged expired records"),
+                Ok(None) => tracing::debug!("cleanup skipped: another node is running it"),
+                Ok(Some(deleted)) => {
+                    metrics.cleanup_ran();
+                    for &(table, rows) in &deleted {
+                        metrics.cleanup_deleted(table, rows);
+                        if rows > 0 {
+                            tracing::info!(table, rows, "deleted expired records");
+                        }
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "purging expired records failed")
+                    tracing::warn!(error = format!("{e:#}"), "deleting expired records failed")
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! This is one of only two places that import sea_orm (the other is `migrations/`). Nothing
 //! outside this module sees an entity or a `DbErr`: methods take and return domain records
 //! and `anyhow::Error` (or `StoreError` where the caller must tell a duplicate apart).
+mod cleanup;
 mod clients;
 mod entities;
 mod grants;
@@ -31,6 +32,7 @@ use crate::config::Settings;
 use crate::crypto::{MasterKey, SecretHasher};
 use crate::oauth::ports::Readiness;
 
+pub use cleanup::{BATCH as CLEANUP_BATCH, Deleted};
 pub use users::UserRecord;
 
 /// The database handle. Cheap to clone: the connection pool is shared.
@@ -164,13 +166,6 @@ impl Store {
             DatabaseBackend::Sqlite => "sqlite",
             _ => "other",
         }
-    }
-
-    /// Deletes rows that have outlived their purpose: revoked-token and replay-cache
-    /// entries, sessions, authorization codes and refresh tokens whose `expires_at` is before
-    /// `now`. Returns the number of rows deleted. Safe to run on every node concurrently.
-    pub async fn purge_expired(&self, now: i64) -> anyhow::Result<u64> {
-        tokens::purge_expired(&self.db, now).await
     }
 }
 

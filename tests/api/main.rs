@@ -5,6 +5,7 @@ mod helpers;
 mod process;
 
 mod audit;
+mod cleanup;
 mod cli;
 mod client_credentials;
 mod discovery;
