@@ -130,6 +130,9 @@ pub struct KeySettings {
     /// Seconds between `latchkey keys rotate` publishing new keys and signing with them; more
     /// than `jwks_max_age` + `reload_interval`, so verifiers' cached JWKS already hold them.
     pub rotation_delay: u64,
+    /// Seconds a signing key signs before it is replaced automatically (per algorithm,
+    /// decided through the database so one node rotates); 0 turns automatic rotation off.
+    pub rotation_period: u64,
     /// Shortest interval, seconds, between two fetches of a client's `jwks_uri` caused by an
     /// assertion naming a key we have not seen (limits what unknown `kid`s can make us do).
     pub client_jwks_min_refetch: u64,
@@ -186,6 +189,7 @@ impl Default for Settings {
                 retired_key_retention: 7 * 24 * 3600,
                 jwks_max_age: 300,
                 rotation_delay: 600,
+                rotation_period: 90 * 24 * 3600,
                 client_jwks_min_refetch: 10,
             },
             login: LoginSettings {
@@ -292,10 +296,35 @@ impl Settings {
         if self.tokens.access_token_ttl == 0 || self.tokens.authorization_code_ttl == 0 {
             bail!("token lifetimes must be positive");
         }
+        let policy = self.rotation_policy();
+        if policy.period != 0 && policy.period <= policy.prepublish {
+            bail!(
+                "keys.rotation_period must exceed the pre-publication time ({} s: the larger of keys.rotation_delay and keys.jwks_max_age + keys.reload_interval)",
+                policy.prepublish
+            );
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be text or json");
         }
         Ok(())
+    }
+
+    /// Key rotation as configured: a successor is published `prepublish` seconds before it
+    /// signs, never less than one JWKS cache lifetime (`jwks_max_age` + `reload_interval`);
+    /// a retired key stays published for `retired_key_retention`, never less than the
+    /// longest lifetime of a token it signed (access or ID token) plus the clock skew.
+    pub fn rotation_policy(&self) -> crate::keys::RotationPolicy {
+        let k = &self.keys;
+        let t = &self.tokens;
+        let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let cache_lifetime = secs(k.jwks_max_age).saturating_add(secs(k.reload_interval));
+        let longest_token =
+            secs(t.access_token_ttl.max(t.id_token_ttl)).saturating_add(secs(t.clock_skew));
+        crate::keys::RotationPolicy {
+            period: secs(k.rotation_period),
+            prepublish: secs(k.rotation_delay).max(cache_lifetime),
+            retention: secs(k.retired_key_retention).max(longest_token),
+        }
     }
 
     /// The issuer as a string without a trailing slash, the form used in `iss` claims.

@@ -55,15 +55,14 @@ impl Application {
             .migrate()
             .await
             .context("failed to migrate the database")?;
-        let keys = KeyRing::load(
-            Arc::new(store.clone()),
-            master,
-            settings.keys.retired_key_retention as i64,
-        )
-        .await
-        .context("failed to load signing keys")?;
-        let reloader =
-            keys.spawn_reloader(Duration::from_secs(settings.keys.reload_interval.max(1)));
+        let policy = settings.rotation_policy();
+        let keys = KeyRing::load(Arc::new(store.clone()), master, policy.retention)
+            .await
+            .context("failed to load signing keys")?;
+        let reloader = keys.spawn_maintainer(
+            Duration::from_secs(settings.keys.reload_interval.max(1)),
+            Some(policy),
+        );
         let shared = Arc::new(store.clone());
         let provider = Arc::new(Provider::new(
             Arc::clone(&settings),
