@@ -30,7 +30,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::crypto::{MasterKey, SecretHasher};
-use crate::oauth::ports::Readiness;
+use crate::oauth::ports::{Readiness, StorageUnavailable};
 
 pub use cleanup::{BATCH as CLEANUP_BATCH, Deleted};
 pub use users::UserRecord;
@@ -60,6 +60,10 @@ pub enum StoreError {
     Other(#[from] anyhow::Error),
 }
 
+/// How long a request waits for a pooled connection. While the database is unreachable
+/// requests fail after this with 503, so it is kept short.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
 /// several nodes start at once.
 const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
@@ -77,7 +81,7 @@ impl Store {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(settings.database_max_connections.max(1))
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // Statements carry token hashes and are too chatty at info level.
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {
@@ -224,7 +228,7 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
     where
         C: std::fmt::Display + Send + Sync + 'static,
     {
-        self.map_err(|e| anyhow::anyhow!("{e}").context(context))
+        self.map_err(|e| message_only(e).context(context))
     }
 
     fn with_db_context<C, F>(self, f: F) -> anyhow::Result<T>
@@ -232,7 +236,37 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
         C: std::fmt::Display + Send + Sync + 'static,
         F: FnOnce() -> C,
     {
-        self.map_err(|e| anyhow::anyhow!("{e}").context(f()))
+        self.map_err(|e| message_only(e).context(f()))
+    }
+}
+
+/// The error's message, marked `StorageUnavailable` when the database is out of reach.
+fn message_only(e: DbErr) -> anyhow::Error {
+    if is_unavailable(&e) {
+        anyhow::Error::new(StorageUnavailable(e.to_string()))
+    } else {
+        anyhow::anyhow!("{e}")
+    }
+}
+
+/// Whether `e` says the database cannot be reached now (rather than that a statement is
+/// wrong): no connection to be had, a connection lost, or the server shutting down
+/// (SQLSTATE classes 08 "connection exception" and 57 "operator intervention").
+fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => {
+            match &**s {
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Protocol(_) => true,
+                Sqlx::Database(d) => d
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

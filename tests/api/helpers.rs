@@ -61,6 +61,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A database the test manages itself (nothing is created or dropped here).
+    pub fn at(url: String) -> Self {
+        Self {
+            url,
+            _dir: None,
+            pg: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = self.pg.take() {

@@ -2,6 +2,7 @@
 //! fresh database (SQLite by default, PostgreSQL when LATCHKEY_TEST_DATABASE_URL is set)
 //! and talks to it over HTTP as a real client would.
 mod helpers;
+mod private_postgres;
 mod process;
 
 mod audit;
