@@ -350,3 +350,35 @@ impl Settings {
         self.issuer.scheme() == "https"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_never_publishes_late_or_unpublishes_early() {
+        let mut s = Settings::default();
+        let p = s.rotation_policy();
+        assert_eq!(p.period, 90 * 24 * 3600);
+        assert_eq!(p.prepublish, 600);
+        assert_eq!(p.retention, 7 * 24 * 3600);
+
+        // A JWKS cached longer than the delay: publish at least one cache lifetime ahead.
+        s.keys.jwks_max_age = 3600;
+        s.keys.rotation_delay = 60;
+        assert_eq!(s.rotation_policy().prepublish, 3600 + 30);
+        // Tokens outliving the retention: keep the key until they have expired.
+        s.keys.retired_key_retention = 60;
+        s.tokens.id_token_ttl = 86_400;
+        assert_eq!(s.rotation_policy().retention, 86_400 + 60);
+    }
+
+    #[test]
+    fn a_period_shorter_than_the_pre_publication_is_refused() {
+        let mut s = Settings::default();
+        s.keys.rotation_period = 300;
+        assert!(s.validate().is_err());
+        s.keys.rotation_period = 0;
+        assert!(s.validate().is_ok());
+    }
+}
