@@ -36,6 +36,33 @@ pub struct Settings {
     pub login: LoginSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address of a separate listener that serves only `/metrics`, `/healthz` and `/readyz`
+    /// (e.g. `10.0.0.5:9100` on an internal interface). When set, `/metrics` is not served
+    /// on the main listener. Unset (the default): `/metrics` is on the main listener for the
+    /// addresses in `allow`.
+    pub listen: Option<SocketAddr>,
+    /// Client addresses or networks (CIDR) that may read `/metrics` on the main listener;
+    /// others get 404. Default: loopback only. The address is the one `http.trusted_proxies`
+    /// resolves, so requests relayed by a local proxy count as their origin.
+    pub allow: Vec<ipnet::IpNet>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            allow: vec![
+                "127.0.0.0/8".parse().expect("static network"),
+                "::1/128".parse().expect("static network"),
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -103,6 +130,9 @@ pub struct KeySettings {
     /// Seconds between `latchkey keys rotate` publishing new keys and signing with them; more
     /// than `jwks_max_age` + `reload_interval`, so verifiers' cached JWKS already hold them.
     pub rotation_delay: u64,
+    /// Seconds a signing key signs before it is replaced automatically (per algorithm,
+    /// decided through the database so one node rotates); 0 turns automatic rotation off.
+    pub rotation_period: u64,
     /// Shortest interval, seconds, between two fetches of a client's `jwks_uri` caused by an
     /// assertion naming a key we have not seen (limits what unknown `kid`s can make us do).
     pub client_jwks_min_refetch: u64,
@@ -159,6 +189,7 @@ impl Default for Settings {
                 retired_key_retention: 7 * 24 * 3600,
                 jwks_max_age: 300,
                 rotation_delay: 600,
+                rotation_period: 90 * 24 * 3600,
                 client_jwks_min_refetch: 10,
             },
             login: LoginSettings {
@@ -170,6 +201,7 @@ impl Default for Settings {
                 filter: "info".into(),
                 format: "text".into(),
             },
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -188,6 +220,7 @@ struct Defaults {
     login: LoginSettings,
     http: HttpSettings,
     log: LogSettings,
+    metrics: MetricsSettings,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -202,6 +235,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "login",
     "http",
     "log",
+    "metrics",
 ];
 
 impl Settings {
@@ -219,6 +253,7 @@ impl Settings {
             login: d.login,
             http: d.http,
             log: d.log,
+            metrics: d.metrics,
         };
         let mut fig = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = file {
@@ -261,10 +296,35 @@ impl Settings {
         if self.tokens.access_token_ttl == 0 || self.tokens.authorization_code_ttl == 0 {
             bail!("token lifetimes must be positive");
         }
+        let policy = self.rotation_policy();
+        if policy.period != 0 && policy.period <= policy.prepublish {
+            bail!(
+                "keys.rotation_period must exceed the pre-publication time ({} s: the larger of keys.rotation_delay and keys.jwks_max_age + keys.reload_interval)",
+                policy.prepublish
+            );
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be text or json");
         }
         Ok(())
+    }
+
+    /// Key rotation as configured: a successor is published `prepublish` seconds before it
+    /// signs, never less than one JWKS cache lifetime (`jwks_max_age` + `reload_interval`);
+    /// a retired key stays published for `retired_key_retention`, never less than the
+    /// longest lifetime of a token it signed (access or ID token) plus the clock skew.
+    pub fn rotation_policy(&self) -> crate::keys::RotationPolicy {
+        let k = &self.keys;
+        let t = &self.tokens;
+        let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let cache_lifetime = secs(k.jwks_max_age).saturating_add(secs(k.reload_interval));
+        let longest_token =
+            secs(t.access_token_ttl.max(t.id_token_ttl)).saturating_add(secs(t.clock_skew));
+        crate::keys::RotationPolicy {
+            period: secs(k.rotation_period),
+            prepublish: secs(k.rotation_delay).max(cache_lifetime),
+            retention: secs(k.retired_key_retention).max(longest_token),
+        }
     }
 
     /// The issuer as a string without a trailing slash, the form used in `iss` claims.
@@ -288,5 +348,37 @@ impl Settings {
     /// Whether cookies must carry `Secure`.
     pub fn is_https(&self) -> bool {
         self.issuer.scheme() == "https"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_never_publishes_late_or_unpublishes_early() {
+        let mut s = Settings::default();
+        let p = s.rotation_policy();
+        assert_eq!(p.period, 90 * 24 * 3600);
+        assert_eq!(p.prepublish, 600);
+        assert_eq!(p.retention, 7 * 24 * 3600);
+
+        // A JWKS cached longer than the delay: publish at least one cache lifetime ahead.
+        s.keys.jwks_max_age = 3600;
+        s.keys.rotation_delay = 60;
+        assert_eq!(s.rotation_policy().prepublish, 3600 + 30);
+        // Tokens outliving the retention: keep the key until they have expired.
+        s.keys.retired_key_retention = 60;
+        s.tokens.id_token_ttl = 86_400;
+        assert_eq!(s.rotation_policy().retention, 86_400 + 60);
+    }
+
+    #[test]
+    fn a_period_shorter_than_the_pre_publication_is_refused() {
+        let mut s = Settings::default();
+        s.keys.rotation_period = 300;
+        assert!(s.validate().is_err());
+        s.keys.rotation_period = 0;
+        assert!(s.validate().is_ok());
     }
 }

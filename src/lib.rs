@@ -3,11 +3,13 @@
 //! Dependency rule: `domain` <- `oauth` <- `web`; `store` implements `oauth::ports`.
 //! Only `store` imports sea-orm; only `web` imports axum and askama.
 pub mod admin;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod startup;
 pub mod store;

@@ -1,7 +1,9 @@
 //! Building and running the application: connect and migrate the store, load the master
 //! key and signing keys, build the protocol `Provider`, bind the listener. Tests call
 //! `Application::build` with port 0 and a fresh database.
+use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::crypto::SecretHasher;
 use crate::keys::KeyRing;
+use crate::metrics::Metrics;
 use crate::oauth::{Ports, Provider};
 use crate::store::Store;
 use crate::web::{self, AppState};
@@ -18,6 +21,9 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: web::Router,
+    /// The separate metrics listener (`metrics.listen`) and its router.
+    admin: Option<(TcpListener, web::Router)>,
+    shutting_down: Arc<AtomicBool>,
     reloader: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
     pub provider: Arc<Provider>,
@@ -49,18 +55,13 @@ impl Application {
             .migrate()
             .await
             .context("failed to migrate the database")?;
-        let keys = KeyRing::load(
-            Arc::new(store.clone()),
-            master,
-            settings.keys.retired_key_retention as i64,
-        )
-        .await
-        .context("failed to load signing keys")?;
-        let reloader =
-            keys.spawn_reloader(Duration::from_secs(settings.keys.reload_interval.max(1)));
-        let janitor = spawn_janitor(
-            store.clone(),
-            Duration::from_secs(settings.tokens.purge_interval.max(1)),
+        let policy = settings.rotation_policy();
+        let keys = KeyRing::load(Arc::new(store.clone()), master, policy.retention)
+            .await
+            .context("failed to load signing keys")?;
+        let reloader = keys.spawn_maintainer(
+            Duration::from_secs(settings.keys.reload_interval.max(1)),
+            Some(policy),
         );
         let shared = Arc::new(store.clone());
         let provider = Arc::new(Provider::new(
@@ -78,15 +79,34 @@ impl Application {
             keys,
             hasher,
         ));
-        let router = web::router(AppState {
+        let janitor = spawn_janitor(
+            store.clone(),
+            Arc::clone(&provider.metrics),
+            Duration::from_secs(settings.tokens.purge_interval.max(1)),
+        );
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let state = AppState {
             provider: Arc::clone(&provider),
             readiness: shared,
-        });
+            shutting_down: Arc::clone(&shutting_down),
+        };
+        let admin = match settings.metrics.listen {
+            Some(addr) => {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("failed to bind metrics.listen {addr}"))?;
+                Some((l, web::admin_router(state.clone())))
+            }
+            None => None,
+        };
+        let router = web::router(state);
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener,
             port,
             router,
+            admin,
+            shutting_down,
             reloader,
             janitor,
             provider,
@@ -98,9 +118,34 @@ impl Application {
         self.port
     }
 
+    /// The port of the `metrics.listen` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.admin
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        web::serve(self.listener, self.router, shutdown_signal()).await;
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then reports not ready, stops accepting and finishes
+    /// in-flight requests. The metrics listener keeps answering (`/readyz`: 503) until then.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let admin = self
+            .admin
+            .map(|(l, r)| tokio::spawn(web::serve(l, r, std::future::pending())));
+        let flag = Arc::clone(&self.shutting_down);
+        let stop = async move {
+            stop.await;
+            flag.store(true, Ordering::Relaxed);
+        };
+        web::serve(self.listener, self.router, stop).await;
+        if let Some(admin) = admin {
+            admin.abort();
+        }
         self.reloader.abort();
         self.janitor.abort();
         Ok(())
@@ -108,18 +153,31 @@ impl Application {
 }
 
 /// Deletes expired rows now and then, so that tables of short-lived records stay small.
-/// Every node may run it; the deletes are idempotent.
-fn spawn_janitor(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+/// Every node runs it; on PostgreSQL a node skips its turn while another one is cleaning
+/// (see `Store::purge_expired`). Deleted-row counts go to the metrics.
+fn spawn_janitor(
+    store: Store,
+    metrics: Arc<Metrics>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             match store.purge_expired(crate::oauth::now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(rows = n, "purged expired records"),
+                Ok(None) => tracing::debug!("cleanup skipped: another node is running it"),
+                Ok(Some(deleted)) => {
+                    metrics.cleanup_ran();
+                    for &(table, rows) in &deleted {
+                        metrics.cleanup_deleted(table, rows);
+                        if rows > 0 {
+                            tracing::info!(table, rows, "deleted expired records");
+                        }
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "purging expired records failed")
+                    tracing::warn!(error = format!("{e:#}"), "deleting expired records failed")
                 }
             }
         }

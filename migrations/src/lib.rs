@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_initial;
 mod m20261129_000002_login_failures;
 mod m20261129_000003_signing_key_activation;
+mod m20261130_000020_expiry_indexes;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261129_000002_login_failures::Migration),
             Box::new(m20261129_000003_signing_key_activation::Migration),
+            Box::new(m20261130_000020_expiry_indexes::Migration),
         ]
     }
 }

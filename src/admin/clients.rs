@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::jwks::{parse_jwks_uri, validate_jwks};
 use super::{AdminError, validate_display_name};
+use crate::audit;
 use crate::crypto::{SecretHasher, random_token};
 use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
 use crate::oauth::model::Client;
@@ -296,7 +297,13 @@ fn validate_secret(s: &str) -> Result<(), AdminError> {
 pub async fn create(store: &Store, new: NewClient) -> Result<CreatedClient, AdminError> {
     let created = build(new, store.secret_hasher(), crate::store::unix_now())?;
     match store.insert_client(&created.client).await {
-        Ok(()) => Ok(created),
+        Ok(()) => {
+            audit::Event::new(audit::Kind::ClientCreated)
+                .client(created.client.id.as_str())
+                .actor(audit::ACTOR_CLI)
+                .emit();
+            Ok(created)
+        }
         Err(StoreError::Duplicate) => Err(AdminError::Duplicate(format!(
             "client {} already exists",
             created.client.id
@@ -321,6 +328,10 @@ pub async fn get(store: &Store, id: &str) -> Result<Client, AdminError> {
 pub async fn delete(store: &Store, id: &str) -> Result<(), AdminError> {
     let id = ClientId::parse(id).map_err(AdminError::invalid)?;
     if store.delete_client(&id).await? {
+        audit::Event::new(audit::Kind::ClientDeleted)
+            .client(id.as_str())
+            .actor(audit::ACTOR_CLI)
+            .emit();
         Ok(())
     } else {
         Err(AdminError::NotFound(format!("client {id} does not exist")))
@@ -349,6 +360,10 @@ pub async fn rotate_secret(store: &Store, id: &str) -> Result<String, AdminError
     let secret = random_token();
     let hash = store.secret_hasher().hash(&secret);
     if store.set_client_secret_hash(&client.id, &hash).await? {
+        audit::Event::new(audit::Kind::ClientSecretRotated)
+            .client(client.id.as_str())
+            .actor(audit::ACTOR_CLI)
+            .emit();
         Ok(secret)
     } else {
         Err(AdminError::NotFound(format!(

@@ -1,6 +1,7 @@
 //! End-user accounts managed by an operator. Passwords are hashed with argon2id before they
 //! reach the store; the plain password is never stored or logged.
 use super::{AdminError, validate_display_name};
+use crate::audit;
 use crate::crypto::PasswordHasher;
 use crate::oauth::model::User;
 use crate::oauth::ports::UserRepository;
@@ -111,7 +112,14 @@ pub async fn create_with(
         name,
     };
     match store.insert_user(&user, crate::store::unix_now()).await {
-        Ok(()) => Ok(user),
+        Ok(()) => {
+            audit::Event::new(audit::Kind::UserCreated)
+                .user(&user.id)
+                .username(&user.username)
+                .actor(audit::ACTOR_CLI)
+                .emit();
+            Ok(user)
+        }
         Err(StoreError::Duplicate) => Err(AdminError::Duplicate(format!(
             "user {} already exists",
             user.username
@@ -127,6 +135,10 @@ pub async fn list(store: &Store) -> Result<Vec<UserRecord>, AdminError> {
 /// Deletes the user with its sessions, consents, grants and the tokens issued under them.
 pub async fn delete(store: &Store, username: &str) -> Result<(), AdminError> {
     if store.delete_user(username).await? {
+        audit::Event::new(audit::Kind::UserDeleted)
+            .username(username)
+            .actor(audit::ACTOR_CLI)
+            .emit();
         Ok(())
     } else {
         Err(AdminError::NotFound(format!(
@@ -153,6 +165,10 @@ pub async fn set_password_with(
     }
     let hash = hasher.hash(password)?;
     if store.set_user_password_hash(username, &hash).await? {
+        audit::Event::new(audit::Kind::UserPasswordChanged)
+            .username(username)
+            .actor(audit::ACTOR_CLI)
+            .emit();
         Ok(())
     } else {
         Err(AdminError::NotFound(format!(

@@ -75,10 +75,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::startup::serve(settings).await
         }
         command => {
-            // Operator commands print their own results; only warnings and errors are logged
-            // (RUST_LOG still overrides).
+            // Operator commands print their own results; only warnings, errors and the
+            // audit record of what they changed are logged (RUST_LOG still overrides).
             let mut log = settings.log.clone();
-            log.filter = "warn".into();
+            log.filter = "warn,audit=info".into();
             crate::telemetry::init(&log);
             run_admin(command, &settings).await
         }

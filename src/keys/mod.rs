@@ -19,4 +19,6 @@ pub use jws::{
 };
 pub use remote::RemoteJwksCache;
 pub use repository::{KeyRepository, StoredKey};
-pub use ring::{KeyInfo, KeyRing, rotate_keys};
+pub use ring::{
+    KeyInfo, KeyRing, RotationPolicy, emergency_rotate_keys, rotate_due_keys, rotate_keys,
+};

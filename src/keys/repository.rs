@@ -34,6 +34,17 @@ pub trait KeyRepository: Send + Sync {
         keep_kid: &str,
         at: i64,
     ) -> anyhow::Result<()>;
+    /// Stores `key` as the successor of `predecessor_kid` (the newest unretired key of its
+    /// algorithm), in one transaction: the predecessor is retired as of `key.activates_at`
+    /// only if it is not retired yet, then `key` is inserted and every other key of the
+    /// algorithm is retired by that time too. Returns `false`, having written nothing, when
+    /// the predecessor was already replaced: another node rotated first, so that with
+    /// several nodes exactly one rotation happens. With no predecessor the key is inserted.
+    async fn insert_successor_key(
+        &self,
+        key: &StoredKey,
+        predecessor_kid: Option<&str>,
+    ) -> anyhow::Result<bool>;
     /// Deletes keys retired before `before`.
     async fn delete_signing_keys_retired_before(&self, before: i64) -> anyhow::Result<u64>;
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::generate::{SigningKey, generate};
 use super::jws::{VerifiedJws, sign_compact, split};
 use super::repository::{KeyRepository, StoredKey};
+use crate::audit;
 use crate::crypto::MasterKey;
 use crate::domain::SigningAlg;
 
@@ -250,6 +251,16 @@ impl KeyRing {
     /// Reloads every `interval`, logging failures and carrying on. The task ends once the ring
     /// has been dropped everywhere else.
     pub fn spawn_reloader(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        self.spawn_maintainer(interval, None)
+    }
+
+    /// `spawn_reloader`, and before each reload the automatic rotation of `policy` (see
+    /// `rotate_due_keys`).
+    pub fn spawn_maintainer(
+        self: &Arc<Self>,
+        interval: Duration,
+        policy: Option<RotationPolicy>,
+    ) -> tokio::task::JoinHandle<()> {
         let ring: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
@@ -258,6 +269,11 @@ impl KeyRing {
             loop {
                 ticks.tick().await;
                 let Some(ring) = ring.upgrade() else { break };
+                if let Some(policy) = policy
+                    && let Err(e) = rotate_due_keys(&*ring.repo, &ring.master, policy, now()).await
+                {
+                    tracing::warn!(error = format!("{e:#}"), "automatic key rotation failed");
+                }
                 if let Err(e) = ring.reload().await {
                     tracing::warn!(error = format!("{e:#}"), "failed to reload signing keys");
                 }
@@ -271,6 +287,18 @@ impl KeyRing {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// When keys rotate by themselves, and how far ahead a successor is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationPolicy {
+    /// Seconds a key signs before its successor takes over; 0 turns automatic rotation off.
+    pub period: i64,
+    /// Seconds a successor is published before it signs: at least one JWKS cache lifetime
+    /// (`jwks_max_age` + `reload_interval`), so verifiers already hold it.
+    pub prepublish: i64,
+    /// Seconds a retired key stays published: until every token it signed has expired.
+    pub retention: i64,
 }
 
 /// Key rotation without a ring (for the CLI): for every algorithm a new key is stored, to be
@@ -287,6 +315,98 @@ pub async fn rotate_keys(
     retention_secs: i64,
     activation_delay: i64,
 ) -> anyhow::Result<Vec<StoredKey>> {
+    let existing = list_checked(repo, master).await?;
+    let now = now();
+    let mut created = Vec::with_capacity(SigningAlg::ALL.len());
+    for alg in SigningAlg::ALL {
+        if let Some(key) = rotate_one(
+            repo,
+            master,
+            alg,
+            &existing,
+            now,
+            activation_delay,
+            audit::ACTOR_CLI,
+        )
+        .await?
+        {
+            created.push(key);
+        }
+    }
+    delete_expired(repo, now, retention_secs).await?;
+    Ok(created)
+}
+
+/// `latchkey keys rotate --emergency`: new keys sign at once and every other key is deleted,
+/// so it disappears from the JWKS at each node's next reload. Tokens signed with the old
+/// keys stop verifying: this is for a key compromise. Returns the new keys.
+pub async fn emergency_rotate_keys(
+    repo: &dyn KeyRepository,
+    master: &MasterKey,
+) -> anyhow::Result<Vec<StoredKey>> {
+    let created = rotate_keys(repo, master, 0, 0).await?;
+    let withdrawn = repo
+        .delete_signing_keys_retired_before(now().saturating_add(1))
+        .await
+        .context("failed to withdraw the replaced signing keys")?;
+    audit::Event::new(audit::Kind::KeyRemoved)
+        .actor(audit::ACTOR_CLI)
+        .reason(&format!("emergency rotation withdrew {withdrawn} keys"))
+        .emit();
+    Ok(created)
+}
+
+/// Automatic rotation, run by every node now and then: for each algorithm whose newest key
+/// has signed for `policy.period` less the pre-publication time, a successor is published
+/// that signs `policy.prepublish` seconds from now. The database decides which node's
+/// successor it is (`insert_successor_key`), so exactly one rotation happens. Keys past
+/// their retention are deleted. Returns the new keys.
+pub async fn rotate_due_keys(
+    repo: &dyn KeyRepository,
+    master: &MasterKey,
+    policy: RotationPolicy,
+    now: i64,
+) -> anyhow::Result<Vec<StoredKey>> {
+    let mut created = Vec::new();
+    if policy.period > 0 {
+        let existing = repo
+            .list_signing_keys()
+            .await
+            .context("failed to list signing keys")?;
+        for alg in SigningAlg::ALL {
+            let newest = existing
+                .iter()
+                .filter(|k| k.alg == alg)
+                .map(|k| k.activates_at)
+                .max();
+            let due = newest.is_some_and(|activated| {
+                activated.saturating_add(policy.period) <= now.saturating_add(policy.prepublish)
+            });
+            if due
+                && let Some(key) = rotate_one(
+                    repo,
+                    master,
+                    alg,
+                    &existing,
+                    now,
+                    policy.prepublish,
+                    audit::ACTOR_SERVER,
+                )
+                .await?
+            {
+                created.push(key);
+            }
+        }
+    }
+    delete_expired(repo, now, policy.retention).await?;
+    Ok(created)
+}
+
+/// Every stored key, after checking the master key opens the unretired ones.
+async fn list_checked(
+    repo: &dyn KeyRepository,
+    master: &MasterKey,
+) -> anyhow::Result<Vec<StoredKey>> {
     let existing = repo
         .list_signing_keys()
         .await
@@ -301,28 +421,51 @@ pub async fn rotate_keys(
                 )
             })?;
     }
-    let now = now();
-    let mut created = Vec::with_capacity(SigningAlg::ALL.len());
-    for alg in SigningAlg::ALL {
-        let mut key = generate(alg, now, master)?;
-        key.activates_at = now.saturating_add(activation_delay.max(0));
-        repo.insert_signing_key(&key)
-            .await
-            .with_context(|| format!("failed to store a new {alg} signing key"))?;
-        repo.retire_signing_keys(alg, &key.kid, key.activates_at)
-            .await
-            .with_context(|| format!("failed to retire the previous {alg} signing keys"))?;
-        tracing::info!(kid = %key.kid, %alg, "rotated a signing key");
-        created.push(key);
+    Ok(existing)
+}
+
+/// Stores a successor to the newest unretired key of `alg`, signing `delay` seconds from
+/// `now`. `None` when another node replaced that key first.
+async fn rotate_one(
+    repo: &dyn KeyRepository,
+    master: &MasterKey,
+    alg: SigningAlg,
+    existing: &[StoredKey],
+    now: i64,
+    delay: i64,
+    actor: &str,
+) -> anyhow::Result<Option<StoredKey>> {
+    let predecessor = existing
+        .iter()
+        .filter(|k| k.alg == alg && k.retired_at.is_none())
+        .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+    let mut key = generate(alg, now, master)?;
+    key.activates_at = now.saturating_add(delay.max(0));
+    let stored = repo
+        .insert_successor_key(&key, predecessor.map(|k| k.kid.as_str()))
+        .await
+        .with_context(|| format!("failed to store a new {alg} signing key"))?;
+    if !stored {
+        return Ok(None);
     }
+    audit::Event::new(audit::Kind::KeyRotated)
+        .key(&key.kid, alg.as_str())
+        .actor(actor)
+        .emit();
+    Ok(Some(key))
+}
+
+async fn delete_expired(repo: &dyn KeyRepository, now: i64, retention: i64) -> anyhow::Result<()> {
     let deleted = repo
-        .delete_signing_keys_retired_before(now.saturating_sub(retention_secs))
+        .delete_signing_keys_retired_before(now.saturating_sub(retention))
         .await
         .context("failed to delete expired signing keys")?;
     if deleted > 0 {
-        tracing::info!(deleted, "deleted signing keys past their retention period");
+        audit::Event::new(audit::Kind::KeyRemoved)
+            .reason(&format!("{deleted} keys past their retention period"))
+            .emit();
     }
-    Ok(created)
+    Ok(())
 }
 
 /// Seconds since the Unix epoch.

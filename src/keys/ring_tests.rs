@@ -42,6 +42,29 @@ impl KeyRepository for MemoryRepo {
         }
         Ok(())
     }
+    async fn insert_successor_key(
+        &self,
+        key: &StoredKey,
+        predecessor_kid: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        let mut keys = self.keys.lock().unwrap();
+        if let Some(p) = predecessor_kid {
+            match keys
+                .iter_mut()
+                .find(|k| k.kid == p && k.retired_at.is_none())
+            {
+                Some(k) => k.retired_at = Some(key.activates_at),
+                None => return Ok(false),
+            }
+        }
+        for k in keys.iter_mut() {
+            if k.alg == key.alg && k.retired_at.is_none_or(|r| r > key.activates_at) {
+                k.retired_at = Some(key.activates_at);
+            }
+        }
+        keys.push(key.clone());
+        Ok(true)
+    }
     async fn delete_signing_keys_retired_before(&self, before: i64) -> anyhow::Result<u64> {
         let mut keys = self.keys.lock().unwrap();
         let n = keys.len();
@@ -379,4 +402,41 @@ async fn reloader_reloads_periodically_and_stops_with_the_ring() {
         .await
         .expect("the reloader ends once the ring is dropped")
         .unwrap();
+}
+
+#[tokio::test]
+async fn automatic_rotation_publishes_ahead_and_happens_once_per_period() {
+    let (repo, ring) = ring().await;
+    let policy = super::RotationPolicy {
+        period: 100,
+        prepublish: 10,
+        retention: DAY,
+    };
+    let t = now();
+    let master = master_copy([1; 32]);
+    assert!(
+        super::rotate_due_keys(&*repo, &master, policy, t + 80)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due before period - prepublish"
+    );
+    let new = super::rotate_due_keys(&*repo, &master, policy, t + 95)
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 3);
+    assert!(new.iter().all(|k| k.activates_at == t + 105));
+    // Another node a moment later: nothing more to do.
+    assert!(
+        super::rotate_due_keys(&*repo, &master, policy, t + 96)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    ring.reload().await.unwrap();
+    // Published now, signing only from activation.
+    assert_eq!(ring.list().len(), 6);
+    let token = ring.sign(SigningAlg::ES256, "JWT", &claims()).unwrap();
+    let kid = ring.verify(&token).unwrap().header["kid"].clone();
+    assert!(new.iter().all(|k| kid != k.kid.as_str()));
 }

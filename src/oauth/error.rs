@@ -84,7 +84,20 @@ impl OAuthError {
             Self::MissingToken => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
+            // RFC 6749 section 4.1.2.1: the server is temporarily unable to handle the
+            // request.
+            Self::Internal(_) if self.is_unavailable() => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
+        }
+    }
+
+    /// An internal error caused by the database being out of reach: worth a retry.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Internal(e) => e
+                .chain()
+                .any(|c| c.is::<super::ports::StorageUnavailable>()),
+            _ => false,
         }
     }
 

@@ -1,13 +1,17 @@
 //! The person's side of the authorization endpoint: sessions, login, consent, and issuing
 //! the code. The request travels between pages as a ticket: the original parameters with a
 //! timestamp and a keyed MAC, re-validated in full at every step.
+use std::net::IpAddr;
+
 use super::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use super::error::{OAuthError, OAuthResult};
 use super::model::{AuthorizationCode, Grant, Session, User};
 use super::params::Params;
 use super::{Provider, now};
+use crate::audit;
 use crate::crypto::{b64url, b64url_decode, random_token};
 use crate::domain::Scope;
+use crate::metrics::LoginOutcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginRejection {
@@ -97,6 +101,7 @@ impl Provider {
         username: &str,
         password: &str,
         old_session_cookie: Option<&str>,
+        source_ip: Option<IpAddr>,
     ) -> Result<LoginResult, AuthorizeError> {
         let req = self.request_from_ticket(ticket).await?;
         let outcome = self
@@ -105,15 +110,18 @@ impl Provider {
             .map_err(|e| redirect_err(self, &req, e))?;
         let (cookie, session, user) = match outcome {
             SignIn::Rejected(reason) => {
-                match reason {
+                let (kind, outcome) = match reason {
                     LoginRejection::WrongCredentials => {
-                        tracing::info!(client_id = %req.client.id, "login failed");
+                        (audit::Kind::LoginFailed, LoginOutcome::Failed)
                     }
-                    LoginRejection::Throttled => tracing::warn!(
-                        client_id = %req.client.id,
-                        "sign-in refused: too many recent failures for this account"
-                    ),
-                }
+                    LoginRejection::Throttled => (audit::Kind::LoginLocked, LoginOutcome::Locked),
+                };
+                self.metrics.login(outcome);
+                audit::Event::new(kind)
+                    .client(req.client.id.as_str())
+                    .username(username)
+                    .from(source_ip)
+                    .emit();
                 return Ok(LoginResult::Rejected {
                     request: Box::new(req),
                     reason,
@@ -128,7 +136,12 @@ impl Provider {
                 (cookie, session, user)
             }
         };
-        tracing::info!(user_id = %user.id, client_id = %req.client.id, "signed in");
+        self.metrics.login(LoginOutcome::Succeeded);
+        audit::Event::new(audit::Kind::LoginSucceeded)
+            .client(req.client.id.as_str())
+            .user(&user.id)
+            .from(source_ip)
+            .emit();
         let step = self
             .next_step(req, Some((session, user)), true, false)
             .await?;
@@ -191,6 +204,7 @@ impl Provider {
         ticket: &str,
         session_cookie: Option<&str>,
         allow: bool,
+        source_ip: Option<IpAddr>,
     ) -> Result<AuthorizeStep, AuthorizeError> {
         let req = self.request_from_ticket(ticket).await?;
         let session = self
@@ -202,7 +216,12 @@ impl Provider {
             return Ok(AuthorizeStep::Login(Box::new(req)));
         };
         if !allow {
-            tracing::info!(user_id = %user.id, client_id = %req.client.id, "consent denied");
+            audit::Event::new(audit::Kind::ConsentDenied)
+                .client(req.client.id.as_str())
+                .user(&user.id)
+                .scope(&req.scope.to_string())
+                .from(source_ip)
+                .emit();
             return Err(redirect_err(
                 self,
                 &req,
@@ -227,6 +246,12 @@ impl Provider {
             )
             .await
             .map_err(|e| redirect_err(self, &req, e.into()))?;
+        audit::Event::new(audit::Kind::ConsentGranted)
+            .client(req.client.id.as_str())
+            .user(&user.id)
+            .scope(&req.scope.to_string())
+            .from(source_ip)
+            .emit();
         self.next_step(req, Some((session, user)), false, true)
             .await
     }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::crypto::{PasswordHasher, SecretHasher};
 use crate::keys::{KeyRing, RemoteJwksCache};
+use crate::metrics::Metrics;
 
 pub use error::{OAuthError, OAuthResult};
 pub use params::Params;
@@ -44,6 +45,8 @@ pub struct Provider {
     metadata_json: Arc<str>,
     pub remote_jwks: Arc<RemoteJwksCache>,
     pub hasher: SecretHasher,
+    /// Counters of this server (sign-ins, tokens); `/metrics` renders them.
+    pub metrics: Arc<Metrics>,
     issuer: String,
 }
 
@@ -85,6 +88,7 @@ impl Provider {
             metadata_json: Arc::from(""),
             remote_jwks: Arc::new(remote_jwks),
             hasher,
+            metrics: Arc::new(Metrics::new()),
             issuer,
         };
         provider.metadata_json = Arc::from(provider.metadata().to_string());

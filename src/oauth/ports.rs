@@ -38,10 +38,19 @@ pub trait AccessTokenRevocations: Send + Sync {
     async fn is_access_token_revoked(&self, jti: &str) -> anyhow::Result<bool>;
 }
 
+/// The database could not be reached (connection refused or lost, pool exhausted, server
+/// shutting down). Storage implementations put it in the error chain so that callers can
+/// answer 503 "try again" instead of 500; it carries the driver's message for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StorageUnavailable(pub String);
+
 /// Whether the database answers (for `/readyz`).
 #[async_trait]
 pub trait Readiness: Send + Sync {
     async fn ping(&self) -> anyhow::Result<()>;
+    /// The connection pool now, for metrics.
+    fn pool_usage(&self) -> crate::metrics::PoolUsage;
 }
 
 use super::model::{AuthorizationCode, Grant, RefreshToken, Session, User};

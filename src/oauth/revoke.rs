@@ -1,12 +1,21 @@
 //! Token revocation (RFC 7009). A client may revoke only tokens issued to it (section 2.1).
 //! An invalid, expired or unknown token is not an error: the answer is 200 (section 2.2).
+use std::net::IpAddr;
+
 use super::Provider;
 use super::error::{OAuthError, OAuthResult};
 use super::params::Params;
+use crate::audit;
 use crate::domain::ClientId;
 
 impl Provider {
-    pub async fn revoke(&self, authorization: Option<&str>, params: &Params) -> OAuthResult<()> {
+    /// `source_ip` is the client's address, for the audit record.
+    pub async fn revoke(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+        source_ip: Option<IpAddr>,
+    ) -> OAuthResult<()> {
         let caller = self
             .authenticate_client(authorization, params, &self.endpoint("/revoke"))
             .await?;
@@ -29,10 +38,15 @@ impl Provider {
             self.revocations
                 .revoke_access_token(&at.jti, &cid, at.exp)
                 .await?;
-            tracing::info!(client_id = %cid, "access token revoked");
+            audit::Event::new(audit::Kind::TokenRevoked)
+                .client(cid.as_str())
+                .token_type("access_token")
+                .from(source_ip)
+                .emit();
             return Ok(());
         }
-        self.revoke_refresh_token(&caller.client, token).await
+        self.revoke_refresh_token(&caller.client, token, source_ip)
+            .await
     }
 
     /// Revoking a refresh token revokes its whole grant, access tokens included (section 2.1:
@@ -42,6 +56,7 @@ impl Provider {
         &self,
         client: &super::model::Client,
         token: &str,
+        source_ip: Option<IpAddr>,
     ) -> OAuthResult<()> {
         if token.len() > 128 {
             return Ok(());
@@ -59,7 +74,13 @@ impl Provider {
             ));
         }
         self.grants.revoke_grant(&rt.grant_id, super::now()).await?;
-        tracing::info!(client_id = %client.id, "refresh token revoked with its grant");
+        audit::Event::new(audit::Kind::TokenRevoked)
+            .client(client.id.as_str())
+            .user(&rt.user_id)
+            .token_type("refresh_token")
+            .reason("the grant and its tokens were revoked")
+            .from(source_ip)
+            .emit();
         Ok(())
     }
 }

@@ -1,11 +1,14 @@
 //! The token endpoint (RFC 6749 section 3.2): authenticate the client, then hand the
 //! request to the grant named by `grant_type`. Each grant lives in `grants/`.
+use std::net::IpAddr;
+
 use serde::Serialize;
 
 use super::client_auth::AuthenticatedClient;
 use super::error::{OAuthError, OAuthResult};
 use super::params::Params;
 use super::{Provider, grants};
+use crate::audit;
 use crate::domain::GrantType;
 
 /// RFC 6749 section 5.1 (and OpenID Connect Core section 3.1.3.3 for `id_token`).
@@ -20,13 +23,19 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// The person the tokens are for (none for a service's own token), for the audit
+    /// record; not part of the response.
+    #[serde(skip)]
+    pub user_id: Option<String>,
 }
 
 impl Provider {
+    /// `source_ip` is the client's address, for the audit record.
     pub async fn token(
         &self,
         authorization: Option<&str>,
         params: &Params,
+        source_ip: Option<IpAddr>,
     ) -> OAuthResult<TokenResponse> {
         let grant_type = params.require("grant_type")?;
         let client = self
@@ -39,7 +48,7 @@ impl Provider {
             ))
         })?;
         check_grant_allowed(&client, grant)?;
-        match grant {
+        let issued = match grant {
             GrantType::ClientCredentials => {
                 grants::client_credentials::exchange(self, &client, params).await
             }
@@ -47,7 +56,16 @@ impl Provider {
                 grants::authorization_code::exchange(self, &client, params).await
             }
             GrantType::RefreshToken => grants::refresh_token::exchange(self, &client, params).await,
-        }
+        }?;
+        self.metrics.token_issued(grant.as_str());
+        audit::Event::new(audit::Kind::TokenIssued)
+            .client(client.client.id.as_str())
+            .user_opt(issued.user_id.as_deref())
+            .grant_type(grant.as_str())
+            .scope(issued.scope.as_deref().unwrap_or(""))
+            .from(source_ip)
+            .emit();
+        Ok(issued)
     }
 }
 

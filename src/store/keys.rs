@@ -2,7 +2,10 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 
 use super::DbResultExt;
 use super::Store;
@@ -37,16 +40,7 @@ impl KeyRepository for Store {
     }
 
     async fn insert_signing_key(&self, key: &StoredKey) -> anyhow::Result<()> {
-        let row = signing_key::ActiveModel {
-            kid: Set(key.kid.clone()),
-            alg: Set(key.alg.as_str().to_owned()),
-            public_jwk: Set(key.public_jwk.clone()),
-            private_sealed: Set(key.private_sealed.clone()),
-            created_at: Set(key.created_at),
-            retired_at: Set(key.retired_at),
-            activates_at: Set(key.activates_at),
-        };
-        signing_key::Entity::insert(row)
+        signing_key::Entity::insert(active_model(key))
             .exec_without_returning(&self.db)
             .await
             .with_db_context(|| format!("failed to insert signing key {}", key.kid))?;
@@ -59,19 +53,48 @@ impl KeyRepository for Store {
         keep_kid: &str,
         at: i64,
     ) -> anyhow::Result<()> {
-        signing_key::Entity::update_many()
-            .col_expr(signing_key::Column::RetiredAt, Expr::value(at))
-            .filter(signing_key::Column::Alg.eq(alg.as_str()))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(signing_key::Column::RetiredAt.is_null())
-                    .add(signing_key::Column::RetiredAt.gt(at)),
-            )
-            .filter(signing_key::Column::Kid.ne(keep_kid))
-            .exec(&self.db)
+        retire_others(&self.db, alg, keep_kid, at).await
+    }
+
+    async fn insert_successor_key(
+        &self,
+        key: &StoredKey,
+        predecessor_kid: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        let txn = self
+            .db
+            .begin()
             .await
-            .with_db_context(|| format!("failed to retire {alg} signing keys"))?;
-        Ok(())
+            .db_context("failed to begin the key rotation")?;
+        if let Some(p) = predecessor_kid {
+            // The row lock of this UPDATE makes a concurrent rotation of the same key wait,
+            // then find `retired_at` set and change nothing.
+            let claimed = signing_key::Entity::update_many()
+                .col_expr(
+                    signing_key::Column::RetiredAt,
+                    Expr::value(key.activates_at),
+                )
+                .filter(signing_key::Column::Kid.eq(p))
+                .filter(signing_key::Column::RetiredAt.is_null())
+                .exec(&txn)
+                .await
+                .with_db_context(|| format!("failed to retire signing key {p}"))?;
+            if claimed.rows_affected == 0 {
+                txn.rollback()
+                    .await
+                    .db_context("failed to roll back the key rotation")?;
+                return Ok(false);
+            }
+        }
+        signing_key::Entity::insert(active_model(key))
+            .exec_without_returning(&txn)
+            .await
+            .with_db_context(|| format!("failed to insert signing key {}", key.kid))?;
+        retire_others(&txn, key.alg, &key.kid, key.activates_at).await?;
+        txn.commit()
+            .await
+            .db_context("failed to commit the key rotation")?;
+        Ok(true)
     }
 
     async fn delete_signing_keys_retired_before(&self, before: i64) -> anyhow::Result<u64> {
@@ -83,4 +106,38 @@ impl KeyRepository for Store {
             .db_context("failed to delete retired signing keys")?;
         Ok(res.rows_affected)
     }
+}
+
+fn active_model(key: &StoredKey) -> signing_key::ActiveModel {
+    signing_key::ActiveModel {
+        kid: Set(key.kid.clone()),
+        alg: Set(key.alg.as_str().to_owned()),
+        public_jwk: Set(key.public_jwk.clone()),
+        private_sealed: Set(key.private_sealed.clone()),
+        created_at: Set(key.created_at),
+        retired_at: Set(key.retired_at),
+        activates_at: Set(key.activates_at),
+    }
+}
+
+/// Retires, as of `at`, every key of `alg` but `keep_kid` that is not retired by then.
+async fn retire_others<C: ConnectionTrait>(
+    conn: &C,
+    alg: SigningAlg,
+    keep_kid: &str,
+    at: i64,
+) -> anyhow::Result<()> {
+    signing_key::Entity::update_many()
+        .col_expr(signing_key::Column::RetiredAt, Expr::value(at))
+        .filter(signing_key::Column::Alg.eq(alg.as_str()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(signing_key::Column::RetiredAt.is_null())
+                .add(signing_key::Column::RetiredAt.gt(at)),
+        )
+        .filter(signing_key::Column::Kid.ne(keep_kid))
+        .exec(conn)
+        .await
+        .with_db_context(|| format!("failed to retire {alg} signing keys"))?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! This is one of only two places that import sea_orm (the other is `migrations/`). Nothing
 //! outside this module sees an entity or a `DbErr`: methods take and return domain records
 //! and `anyhow::Error` (or `StoreError` where the caller must tell a duplicate apart).
+mod cleanup;
 mod clients;
 mod entities;
 mod grants;
@@ -29,8 +30,9 @@ use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::crypto::{MasterKey, SecretHasher};
-use crate::oauth::ports::Readiness;
+use crate::oauth::ports::{Readiness, StorageUnavailable};
 
+pub use cleanup::{BATCH as CLEANUP_BATCH, Deleted};
 pub use users::UserRecord;
 
 /// The database handle. Cheap to clone: the connection pool is shared.
@@ -58,6 +60,10 @@ pub enum StoreError {
     Other(#[from] anyhow::Error),
 }
 
+/// How long a request waits for a pooled connection. While the database is unreachable
+/// requests fail after this with 503, so it is kept short.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
 /// several nodes start at once.
 const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
@@ -75,7 +81,7 @@ impl Store {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(settings.database_max_connections.max(1))
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // Statements carry token hashes and are too chatty at info level.
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {
@@ -165,19 +171,30 @@ impl Store {
             _ => "other",
         }
     }
-
-    /// Deletes rows that have outlived their purpose: revoked-token and replay-cache
-    /// entries, sessions, authorization codes and refresh tokens whose `expires_at` is before
-    /// `now`. Returns the number of rows deleted. Safe to run on every node concurrently.
-    pub async fn purge_expired(&self, now: i64) -> anyhow::Result<u64> {
-        tokens::purge_expired(&self.db, now).await
-    }
 }
 
 #[async_trait]
 impl Readiness for Store {
     async fn ping(&self) -> anyhow::Result<()> {
         Store::ping(self).await
+    }
+
+    fn pool_usage(&self) -> crate::metrics::PoolUsage {
+        let (open, idle, max) = match self.db.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                let p = self.db.get_postgres_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+            _ => {
+                let p = self.db.get_sqlite_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+        };
+        crate::metrics::PoolUsage {
+            open,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        }
     }
 }
 
@@ -211,7 +228,7 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
     where
         C: std::fmt::Display + Send + Sync + 'static,
     {
-        self.map_err(|e| anyhow::anyhow!("{e}").context(context))
+        self.map_err(|e| message_only(e).context(context))
     }
 
     fn with_db_context<C, F>(self, f: F) -> anyhow::Result<T>
@@ -219,7 +236,37 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
         C: std::fmt::Display + Send + Sync + 'static,
         F: FnOnce() -> C,
     {
-        self.map_err(|e| anyhow::anyhow!("{e}").context(f()))
+        self.map_err(|e| message_only(e).context(f()))
+    }
+}
+
+/// The error's message, marked `StorageUnavailable` when the database is out of reach.
+fn message_only(e: DbErr) -> anyhow::Error {
+    if is_unavailable(&e) {
+        anyhow::Error::new(StorageUnavailable(e.to_string()))
+    } else {
+        anyhow::anyhow!("{e}")
+    }
+}
+
+/// Whether `e` says the database cannot be reached now (rather than that a statement is
+/// wrong): no connection to be had, a connection lost, or the server shutting down
+/// (SQLSTATE classes 08 "connection exception" and 57 "operator intervention").
+fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => {
+            match &**s {
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Protocol(_) => true,
+                Sqlx::Database(d) => d
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Token bookkeeping that must hold across nodes: the `private_key_jwt` replay cache, the
-//! access-token revocation list, and the purge of expired rows.
+//! access-token revocation list.
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -9,10 +9,7 @@ use sea_orm::{
 };
 
 use super::DbResultExt;
-use super::entities::{
-    authorization_code, client_assertion_jti, grant, grant_access_token, login_failure,
-    refresh_token, revoked_token, session,
-};
+use super::entities::{client_assertion_jti, grant, grant_access_token, revoked_token};
 use super::{Store, unix_now};
 use crate::domain::ClientId;
 use crate::oauth::ports::{AccessTokenRevocations, AssertionReplayCache};
@@ -157,59 +154,4 @@ pub(super) async fn revoke_grant_access_tokens<C: ConnectionTrait>(
         }
     }
     Ok(())
-}
-
-/// Seconds failed sign-ins are kept (longer than any throttling window).
-const LOGIN_FAILURE_MEMORY: i64 = 24 * 3600;
-
-/// Seconds a code is remembered after it expires.
-const CODE_REPLAY_MEMORY: i64 = 24 * 3600;
-
-pub(super) async fn purge_expired<C: ConnectionTrait>(conn: &C, now: i64) -> anyhow::Result<u64> {
-    let mut total = 0;
-    total += revoked_token::Entity::delete_many()
-        .filter(revoked_token::Column::ExpiresAt.lt(now))
-        .exec(conn)
-        .await
-        .db_context("failed to purge revoked tokens")?
-        .rows_affected;
-    total += client_assertion_jti::Entity::delete_many()
-        .filter(client_assertion_jti::Column::ExpiresAt.lt(now))
-        .exec(conn)
-        .await
-        .db_context("failed to purge client assertion ids")?
-        .rows_affected;
-    total += session::Entity::delete_many()
-        .filter(session::Column::ExpiresAt.lt(now))
-        .exec(conn)
-        .await
-        .db_context("failed to purge sessions")?
-        .rows_affected;
-    // Used codes are kept a day past expiry, so that a replay is still recognised and
-    // revokes what the code produced (RFC 6749 section 4.1.2).
-    total += authorization_code::Entity::delete_many()
-        .filter(authorization_code::Column::ExpiresAt.lt(now - CODE_REPLAY_MEMORY))
-        .exec(conn)
-        .await
-        .db_context("failed to purge authorization codes")?
-        .rows_affected;
-    total += grant_access_token::Entity::delete_many()
-        .filter(grant_access_token::Column::ExpiresAt.lt(now))
-        .exec(conn)
-        .await
-        .db_context("failed to purge grant access tokens")?
-        .rows_affected;
-    total += refresh_token::Entity::delete_many()
-        .filter(refresh_token::Column::ExpiresAt.lt(now))
-        .exec(conn)
-        .await
-        .db_context("failed to purge refresh tokens")?
-        .rows_affected;
-    total += login_failure::Entity::delete_many()
-        .filter(login_failure::Column::At.lt(now - LOGIN_FAILURE_MEMORY))
-        .exec(conn)
-        .await
-        .db_context("failed to purge failed sign-ins")?
-        .rows_affected;
-    Ok(total)
 }

@@ -6,13 +6,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
-use super::AppState;
 use super::extract::{MAX_BODY, is_form};
 use super::pages::{
     csrf_token, error_page, form_action_source, page_form, redirect, render, session_cookie,
     session_cookie_name,
 };
 use super::views::{ConsentView, LoginView, ScopeItem, describe_scope};
+use super::{AppState, ClientAddr};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use crate::oauth::interaction::{LoginRejection, LoginResult};
 use crate::oauth::{OAuthError, Provider};
@@ -57,6 +57,7 @@ async fn authorize(s: &AppState, jar: CookieJar, raw: String) -> Response {
 
 pub async fn login_post(
     State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     jar: CookieJar,
     headers: HeaderMap,
     body: Bytes,
@@ -76,6 +77,7 @@ pub async fn login_post(
             form.get("username").unwrap_or(""),
             form.get("password").unwrap_or(""),
             old.as_deref(),
+            ip,
         )
         .await;
     match result {
@@ -115,6 +117,7 @@ pub async fn login_post(
 
 pub async fn consent_post(
     State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     jar: CookieJar,
     headers: HeaderMap,
     body: Bytes,
@@ -133,7 +136,7 @@ pub async fn consent_post(
     let session = jar
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
-    match p.consent(&ticket, session.as_deref(), allow).await {
+    match p.consent(&ticket, session.as_deref(), allow, ip).await {
         Ok(step) => step_response(p, jar, step, ticket),
         Err(e) => authorize_error(e),
     }

@@ -25,6 +25,10 @@ impl IntoResponse for ApiError {
             | OAuthError::InvalidToken(_)
             | OAuthError::MissingToken => StatusCode::UNAUTHORIZED,
             OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            OAuthError::Internal(cause) if err.is_unavailable() => {
+                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             OAuthError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -57,6 +61,9 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"latchkey\", charset=\"UTF-8\""),
                 );
+            }
+            OAuthError::Internal(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
                 let v = format!("Bearer realm=\"latchkey\", error=\"{}\"", err.code());

@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod jwks;
 mod logout;
+mod metrics;
 mod pages;
 mod serve;
 mod token;
@@ -41,6 +42,9 @@ pub use axum::Router;
 pub struct AppState {
     pub provider: Arc<Provider>,
     pub readiness: Arc<dyn Readiness>,
+    /// Set once shutdown has begun: `/readyz` then answers 503 so that load balancers stop
+    /// sending new requests while those in flight finish.
+    pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Browser apps (public clients) call these cross-origin; no cookies are involved, so any
@@ -56,6 +60,8 @@ fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
+/// The main router. With `metrics.listen` unset, it also serves `/metrics` (to the
+/// addresses in `metrics.allow`).
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(
@@ -74,7 +80,7 @@ pub fn router(state: AppState) -> Router {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .layer(cors());
-    Router::new()
+    let app = Router::new()
         .merge(api)
         .route("/introspect", post(token::introspect))
         .route(
@@ -92,9 +98,30 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/static/{file}", get(assets::asset))
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    let app = if state.provider.settings.metrics.listen.is_none() {
+        app.route("/metrics", get(metrics::metrics_public))
+    } else {
+        app
+    };
+    with_common_layers(
+        app.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") }),
+        state,
+    )
+}
+
+/// The router of the separate `metrics.listen` listener: `/metrics` and the health checks.
+pub fn admin_router(state: AppState) -> Router {
+    let app = Router::new()
+        .route("/metrics", get(metrics::metrics_admin))
+        .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
-        .with_state(state)
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") });
+    with_common_layers(app, state)
+}
+
+fn with_common_layers(app: Router<AppState>, state: AppState) -> Router {
+    app.with_state(state.clone())
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
@@ -105,4 +132,5 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(state, metrics::track))
 }

@@ -162,6 +162,15 @@ pub fn render<T: Template>(
 /// The human error page for requests that cannot be sent back to a client.
 pub fn error_page(err: &OAuthError) -> Response {
     let (status, title, message) = match err {
+        OAuthError::Internal(cause) if err.is_unavailable() => {
+            tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Briefly unavailable",
+                "Latchkey cannot reach its database at the moment. Please try again in a few seconds."
+                    .to_owned(),
+            )
+        }
         OAuthError::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "authorization request failed");
             (

@@ -176,22 +176,31 @@ async fn users_and_keys_commands_work() {
     assert!(keys.status.success(), "{}", stderr(&keys));
     let rotate = latchkey(&db, &master, &["keys", "rotate"]);
     assert!(rotate.status.success(), "{}", stderr(&rotate));
+    // The STATE column of `keys list`, counted.
+    let states = |listed: &str, state: &str| {
+        listed
+            .lines()
+            .skip(1)
+            .filter(|l| l.split_whitespace().nth(2) == Some(state))
+            .count()
+    };
     let listed = stdout(&latchkey(&db, &master, &["keys", "list"]));
-    assert_eq!(
-        listed.matches("published, signs from").count(),
-        3,
-        "{listed}"
-    );
-    assert_eq!(listed.matches("active until").count(), 3, "{listed}");
+    assert_eq!(states(&listed, "next"), 3, "{listed}");
+    assert_eq!(states(&listed, "active"), 3, "{listed}");
+    assert_eq!(listed.matches("signs until").count(), 3, "{listed}");
     let now = latchkey(&db, &master, &["keys", "rotate", "--now"]);
     assert!(now.status.success(), "{}", stderr(&now));
     let listed = stdout(&latchkey(&db, &master, &["keys", "list"]));
-    assert!(listed.contains("retired"), "{listed}");
-    assert_eq!(
-        listed.lines().filter(|l| l.ends_with(" active")).count(),
-        3,
-        "{listed}"
-    );
+    assert_eq!(states(&listed, "retired"), 6, "{listed}");
+    assert_eq!(states(&listed, "active"), 3, "{listed}");
+    assert!(listed.contains("published until"), "{listed}");
+    // Emergency: new keys sign at once, every other key is withdrawn.
+    let emergency = latchkey(&db, &master, &["keys", "rotate", "--emergency"]);
+    assert!(emergency.status.success(), "{}", stderr(&emergency));
+    assert!(stdout(&emergency).contains("no longer verify"));
+    let listed = stdout(&latchkey(&db, &master, &["keys", "list"]));
+    assert_eq!(states(&listed, "active"), 3, "{listed}");
+    assert_eq!(listed.lines().count(), 4, "{listed}");
 
     let del = latchkey(&db, &master, &["users", "delete", "alice"]);
     assert!(del.status.success());

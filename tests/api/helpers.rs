@@ -61,6 +61,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A database the test manages itself (nothing is created or dropped here).
+    pub fn at(url: String) -> Self {
+        Self {
+            url,
+            _dir: None,
+            pg: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = self.pg.take() {
@@ -161,6 +172,27 @@ impl TestApp {
             |_| {},
         )
         .await
+    }
+
+    /// This app's database, for another node or process.
+    pub fn db_url(&self) -> &str {
+        &self.db_url
+    }
+
+    /// The same deployment seen through another server (a process started by the test) at
+    /// `address`: requests go there, the store is this app's.
+    pub fn through(&self, address: &str) -> TestApp {
+        TestApp {
+            address: address.to_owned(),
+            store: self.store.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            master_key: self.master_key.clone(),
+            _db: None,
+            db_url: self.db_url.clone(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,14 +2,20 @@
 //! fresh database (SQLite by default, PostgreSQL when LATCHKEY_TEST_DATABASE_URL is set)
 //! and talks to it over HTTP as a real client would.
 mod helpers;
+mod private_postgres;
+mod process;
 
+mod audit;
+mod cleanup;
 mod cli;
 mod client_credentials;
 mod discovery;
 mod error_responses;
+mod faults;
 mod flow;
 mod introspection;
 mod keys;
+mod metrics;
 mod private_key_jwt;
 mod revocation;
 mod several_nodes;

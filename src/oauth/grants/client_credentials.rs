@@ -43,5 +43,6 @@ pub async fn exchange(
         scope: (!scope.is_empty()).then(|| scope.to_string()),
         refresh_token: None,
         id_token: None,
+        user_id: None,
     })
 }

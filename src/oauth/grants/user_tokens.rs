@@ -80,6 +80,7 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
         scope: (!r.token_scope.is_empty()).then(|| r.token_scope.to_string()),
         refresh_token,
         id_token,
+        user_id: Some(r.user.id.clone()),
     })
 }
 
