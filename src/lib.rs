@@ -3,10 +3,12 @@
 //! Dependency rule: `domain` <- `oauth` <- `web`; `store` implements `oauth::ports`.
 //! Only `store` imports sea-orm; only `web` imports axum and askama.
 pub mod admin;
+pub mod branding;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod i18n;
 pub mod keys;
 pub mod oauth;
 pub mod startup;

@@ -13,6 +13,7 @@ mod logout;
 mod pages;
 mod serve;
 mod token;
+mod ui;
 mod userinfo;
 mod views;
 
@@ -33,6 +34,7 @@ use crate::oauth::ports::Readiness;
 pub use client_addr::ClientAddr;
 pub use error::ApiError;
 pub use serve::serve;
+pub use ui::Ui;
 
 /// The application as one service, for `serve`.
 pub use axum::Router;
@@ -41,6 +43,8 @@ pub use axum::Router;
 pub struct AppState {
     pub provider: Arc<Provider>,
     pub readiness: Arc<dyn Readiness>,
+    /// Brand and message catalogues of the human pages.
+    pub ui: Arc<Ui>,
 }
 
 /// Browser apps (public clients) call these cross-origin; no cookies are involved, so any
@@ -91,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/static/{file}", get(assets::asset))
+        .route("/branding/{file}", get(assets::branding_asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })

@@ -16,6 +16,7 @@ mod several_nodes;
 
 mod authorization_code_flow;
 mod authorization_errors;
+mod branding_and_languages;
 mod browser;
 mod refresh_rotation;
 mod sessions_and_consent;
