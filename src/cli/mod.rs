@@ -17,6 +17,7 @@ macro_rules! out {
 }
 
 mod clients;
+mod init;
 mod keys;
 mod output;
 mod users;
@@ -51,6 +52,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented configuration file and a new master key file (never overwrites).
+    Init(init::InitArgs),
     /// Run the HTTP server (the default).
     Serve,
     /// Apply pending database migrations and exit.
@@ -68,8 +71,13 @@ pub enum Command {
 
 /// Runs the parsed command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // `init` writes the configuration, so it must not need one.
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Init(args) => return init::run(args),
+        other => other,
+    };
     let settings = Settings::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => {
             crate::telemetry::init(&settings.log);
             crate::startup::serve(settings).await
@@ -95,7 +103,7 @@ async fn run_admin(command: Command, settings: &Settings) -> anyhow::Result<()> 
     let store = Store::connect(settings, &master).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve => unreachable!("serve is handled by run"),
+        Command::Serve | Command::Init(_) => unreachable!("handled by run"),
         Command::Migrate => {
             out!("database schema is up to date");
             Ok(())
