@@ -7,6 +7,7 @@ pub mod branding;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
 pub mod i18n;
 pub mod keys;

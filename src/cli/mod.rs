@@ -17,6 +17,7 @@ macro_rules! out {
 }
 
 mod clients;
+mod demo;
 mod init;
 mod keys;
 mod output;
@@ -37,7 +38,8 @@ use crate::store::Store;
     name = "latchkey",
     version,
     about = "An OAuth 2.0 / OpenID Connect authorization server",
-    after_help = "Without a command, `latchkey` runs the server (`latchkey serve`).\n\
+    after_help = "Without a command, `latchkey` runs the server (`latchkey serve`). \
+                  To try it: `latchkey demo`.\n\
                   Settings come from defaults, then --config, then LATCHKEY_* environment variables \
                   (e.g. LATCHKEY_DATABASE_URL, LATCHKEY_ISSUER, LATCHKEY_LISTEN)."
 )]
@@ -56,6 +58,9 @@ pub enum Command {
     Init(init::InitArgs),
     /// Run the HTTP server (the default).
     Serve,
+    /// Run the server with a demo user, a demo client and a demo app on a second local port
+    /// (never in production).
+    Demo(demo::DemoArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Register and manage OAuth clients.
@@ -82,6 +87,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::telemetry::init(&settings.log);
             crate::startup::serve(settings).await
         }
+        Command::Demo(args) => {
+            crate::telemetry::init(&settings.log);
+            demo::run(args, settings).await
+        }
         command => {
             // Operator commands print their own results; only warnings and errors are logged
             // (RUST_LOG still overrides).
@@ -103,7 +112,7 @@ async fn run_admin(command: Command, settings: &Settings) -> anyhow::Result<()> 
     let store = Store::connect(settings, &master).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve | Command::Init(_) => unreachable!("handled by run"),
+        Command::Serve | Command::Init(_) | Command::Demo(_) => unreachable!("handled by run"),
         Command::Migrate => {
             out!("database schema is up to date");
             Ok(())

@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod client_credentials;
+mod demo;
 mod discovery;
 mod error_responses;
 mod flow;
