@@ -16,7 +16,7 @@ use super::ui::{Chrome, Page};
 use super::views::{ConsentView, LoginView, ScopeItem};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use crate::oauth::interaction::{LoginRejection, LoginResult};
-use crate::oauth::{OAuthError, Provider};
+use crate::oauth::{OAuthError, Params, Provider};
 
 pub async fn authorize_get(
     State(s): State<AppState>,
@@ -57,7 +57,13 @@ async fn authorize(s: &AppState, page: &Page, jar: CookieJar, raw: String) -> Re
         .map(|c| c.value().to_owned());
     match p.authorize(&raw, session.as_deref()).await {
         Ok((step, ticket)) => step_response(p, page, jar, step, ticket),
-        Err(e) => authorize_error(&page.chrome(None), e),
+        Err(e) => {
+            // An error page for a request that failed validation still speaks the language
+            // the request asked for, when its parameters can be read at all.
+            let params = Params::parse(raw.as_bytes()).ok();
+            let ui_locales = params.as_ref().and_then(|q| q.get("ui_locales"));
+            authorize_error(&page.chrome(ui_locales), e)
+        }
     }
 }
 

@@ -210,3 +210,20 @@ async fn accept_language_chooses_the_page_language_by_q_value() {
     assert!(english.contains("Sign out of Latchkey?"), "{english}");
     assert!(unknown.contains(r#"<html lang="en">"#));
 }
+
+#[tokio::test]
+async fn an_invalid_request_asking_for_german_gets_a_german_error_page() {
+    let app = spawn_app().await;
+
+    let page = Browser::new()
+        .get(&app.url("/authorize?client_id=nobody&ui_locales=de"))
+        .await;
+
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains(r#"<html lang="de">"#), "{}", page.body);
+    assert!(
+        page.body.contains("Diese Anmeldeanfrage ist ungültig"),
+        "{}",
+        page.body
+    );
+}

@@ -290,3 +290,29 @@ async fn init_writes_a_loadable_config_and_a_private_key_then_refuses_to_overwri
     assert!(!config.exists());
     assert_eq!(std::fs::read_to_string(&key).unwrap(), key_text);
 }
+
+#[tokio::test]
+async fn a_branding_colour_that_is_not_a_colour_stops_the_start_with_one_line() {
+    let db = TestDb::new().await;
+    let master = latchkey::crypto::MasterKey::generate().to_base64();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("migrate")
+        .env("LATCHKEY_DATABASE_URL", &db.url)
+        .env("LATCHKEY_MASTER_KEY", &master)
+        .env(
+            "LATCHKEY_BRANDING__PRIMARY_COLOR",
+            "red;} body{display:none",
+        )
+        .env_remove("LATCHKEY_CONFIG")
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("branding.primary_color is not a colour"),
+        "{err}"
+    );
+}
