@@ -52,6 +52,9 @@ pub struct Theme {
     pub logo_origin: Option<String>,
     /// Body of `/static/theme.css`.
     pub css: String,
+    /// `href` of the theme stylesheet, versioned by its content so that browsers holding a
+    /// cached copy (`max-age`) pick up new colours after a restart.
+    pub css_href: String,
     /// Folder served under `/branding/`.
     pub assets_dir: Option<PathBuf>,
     /// `href` of the operator's stylesheet, loaded after the built-in ones.
@@ -76,11 +79,11 @@ impl Theme {
                     Some(parsed.origin().ascii_serialization()),
                 )
             }
-            Some(path) => (
-                Self::LOGO_PATH.to_owned(),
-                Some(read_logo(Path::new(path))?),
-                None,
-            ),
+            Some(path) => {
+                let file = read_logo(Path::new(path))?;
+                let src = format!("{}?v={}", Self::LOGO_PATH, version(&file.bytes));
+                (src, Some(file), None)
+            }
         };
         if let Some(dir) = &b.assets_dir
             && !dir.is_dir()
@@ -99,12 +102,14 @@ impl Theme {
             }
             _ => None,
         };
+        let css = colours.css();
         Ok(Self {
             product_name: b.product_name.trim().to_owned(),
             logo_src,
             logo_file,
             logo_origin,
-            css: colours.css(),
+            css_href: format!("/static/theme.css?v={}", version(css.as_bytes())),
+            css,
             assets_dir: b.assets_dir.clone(),
             stylesheet_href,
             contrast_warnings: colours.contrast_warnings(),
@@ -224,6 +229,14 @@ impl Colours {
             })
             .collect()
     }
+}
+
+/// A short content hash for cache-busting URLs.
+fn version(bytes: &[u8]) -> String {
+    crate::crypto::sha256_b64url(bytes)
+        .chars()
+        .take(10)
+        .collect()
 }
 
 fn read_logo(path: &Path) -> anyhow::Result<LogoFile> {

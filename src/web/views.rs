@@ -279,7 +279,7 @@ mod tests {
         for html in pages {
             assert!(html.contains("Acme &#60;ID&#62;"), "{html}");
             assert!(!html.contains("Latchkey"), "{html}");
-            assert!(html.contains(r#"href="/static/theme.css""#), "{html}");
+            assert!(html.contains(r#"href="/static/theme.css?v="#), "{html}");
             assert!(html.contains(r#"href="/branding/brand.css""#), "{html}");
             assert!(
                 html.contains(r#"src="https://cdn.acme.example/logo.png""#),

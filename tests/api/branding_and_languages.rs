@@ -48,8 +48,14 @@ async fn branding_settings_show_on_the_pages_and_in_the_theme() {
         );
         assert!(page.body.contains("· Acme Identity</title>"), "{name}");
         assert!(!page.body.contains("Latchkey"), "{name}: {}", page.body);
-        assert!(page.body.contains(r#"src="/static/brand-logo""#), "{name}");
-        assert!(page.body.contains(r#"href="/static/theme.css""#), "{name}");
+        assert!(
+            page.body.contains(r#"src="/static/brand-logo?v="#),
+            "{name}"
+        );
+        assert!(
+            page.body.contains(r#"href="/static/theme.css?v="#),
+            "{name}"
+        );
         assert!(page.body.contains(r#"href="/branding/acme.css""#), "{name}");
     }
     let theme = app
