@@ -54,13 +54,16 @@ impl<T: Clone> Expiring<T> {
         }
     }
 
+    /// Adds or replaces an entry; `false` when full of live entries (a replacement always
+    /// fits).
     fn insert(&mut self, key: String, value: T) -> bool {
-        if self.map.len() >= MAX_ENTRIES {
+        let new = !self.map.contains_key(&key);
+        if new && self.map.len() >= MAX_ENTRIES {
             let now = Instant::now();
             self.map.retain(|_, (at, _)| *at > now);
-        }
-        if self.map.len() >= MAX_ENTRIES {
-            return false;
+            if self.map.len() >= MAX_ENTRIES {
+                return false;
+            }
         }
         self.map.insert(key, (Instant::now() + self.ttl, value));
         true
