@@ -4,10 +4,13 @@
 //! Only `store` imports sea-orm; only `web` imports axum and askama.
 pub mod admin;
 pub mod audit;
+pub mod branding;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
+pub mod i18n;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;

@@ -46,6 +46,8 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
+        // Before the database: a bad logo path or colour fails the start at once.
+        let ui = Arc::new(load_ui(&settings)?);
         let master = settings.master_key()?;
         let hasher = SecretHasher::new(&master);
         let store = Store::connect(&settings, &master)
@@ -89,6 +91,7 @@ impl Application {
             provider: Arc::clone(&provider),
             readiness: shared,
             shutting_down: Arc::clone(&shutting_down),
+            ui,
         };
         let admin = match settings.metrics.listen {
             Some(addr) => {
@@ -150,6 +153,17 @@ impl Application {
         self.janitor.abort();
         Ok(())
     }
+}
+
+/// The pages' brand and message catalogues; warns about colours too faint to read (WCAG AA).
+fn load_ui(settings: &Settings) -> anyhow::Result<web::Ui> {
+    let theme =
+        crate::branding::Theme::load(&settings.branding).context("invalid [branding] settings")?;
+    for warning in &theme.contrast_warnings {
+        tracing::warn!(warning = %warning, "branding colours fail WCAG AA contrast for text");
+    }
+    let catalogues = crate::i18n::Catalogues::load()?;
+    Ok(web::Ui { theme, catalogues })
 }
 
 /// Deletes expired rows now and then, so that tables of short-lived records stay small.

@@ -17,6 +17,8 @@ macro_rules! out {
 }
 
 mod clients;
+mod demo;
+mod init;
 mod keys;
 mod output;
 mod users;
@@ -36,7 +38,8 @@ use crate::store::Store;
     name = "latchkey",
     version,
     about = "An OAuth 2.0 / OpenID Connect authorization server",
-    after_help = "Without a command, `latchkey` runs the server (`latchkey serve`).\n\
+    after_help = "Without a command, `latchkey` runs the server (`latchkey serve`). \
+                  To try it: `latchkey demo`.\n\
                   Settings come from defaults, then --config, then LATCHKEY_* environment variables \
                   (e.g. LATCHKEY_DATABASE_URL, LATCHKEY_ISSUER, LATCHKEY_LISTEN)."
 )]
@@ -51,8 +54,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented configuration file and a new master key file (never overwrites).
+    Init(init::InitArgs),
     /// Run the HTTP server (the default).
     Serve,
+    /// Run the server with a demo user, a demo client and a demo app on a second local port
+    /// (never in production).
+    Demo(demo::DemoArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Register and manage OAuth clients.
@@ -68,11 +76,20 @@ pub enum Command {
 
 /// Runs the parsed command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // `init` writes the configuration, so it must not need one.
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Init(args) => return init::run(args),
+        other => other,
+    };
     let settings = Settings::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => {
             crate::telemetry::init(&settings.log);
             crate::startup::serve(settings).await
+        }
+        Command::Demo(args) => {
+            crate::telemetry::init(&settings.log);
+            demo::run(args, settings).await
         }
         command => {
             // Operator commands print their own results; only warnings, errors and the
@@ -95,7 +112,7 @@ async fn run_admin(command: Command, settings: &Settings) -> anyhow::Result<()> 
     let store = Store::connect(settings, &master).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve => unreachable!("serve is handled by run"),
+        Command::Serve | Command::Init(_) | Command::Demo(_) => unreachable!("handled by run"),
         Command::Migrate => {
             out!("database schema is up to date");
             Ok(())

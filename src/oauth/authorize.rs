@@ -27,6 +27,9 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// Preferred languages for the pages, BCP 47 tags separated by spaces (OpenID Connect
+    /// Core section 3.1.2.1); unsupported ones are ignored, never an error.
+    pub ui_locales: Option<String>,
     pub audience: Vec<String>,
 }
 
@@ -54,6 +57,7 @@ impl From<OAuthError> for AuthorizeError {
 
 const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
+const MAX_UI_LOCALES: usize = 256;
 
 impl Provider {
     /// Validates an authorization request.
@@ -219,6 +223,10 @@ impl Provider {
             .get("login_hint")
             .map(|h| h.chars().take(64).collect::<String>());
 
+        let ui_locales = params
+            .get("ui_locales")
+            .map(|v| v.chars().take(MAX_UI_LOCALES).collect::<String>());
+
         Ok(AuthorizationRequest {
             client,
             redirect_uri,
@@ -230,6 +238,7 @@ impl Provider {
             prompt,
             max_age,
             login_hint,
+            ui_locales,
             audience,
         })
     }

@@ -65,6 +65,7 @@ impl Provider {
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent"],
+            "ui_locales_supported": crate::i18n::LANGUAGES,
         })
     }
 }

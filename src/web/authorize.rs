@@ -8,62 +8,75 @@ use axum_extra::extract::CookieJar;
 
 use super::extract::{MAX_BODY, is_form};
 use super::pages::{
-    csrf_token, error_page, form_action_source, page_form, redirect, render, session_cookie,
-    session_cookie_name,
+    csrf_token, error_page, form_action_source, message_page, page_form, redirect, render,
+    session_cookie, session_cookie_name,
 };
-use super::views::{ConsentView, LoginView, ScopeItem, describe_scope};
+use super::ui::{Chrome, Page};
+use super::views::{ConsentView, LoginView, ScopeItem};
 use super::{AppState, ClientAddr};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use crate::oauth::interaction::{LoginRejection, LoginResult};
-use crate::oauth::{OAuthError, Provider};
+use crate::oauth::{OAuthError, Params, Provider};
 
 pub async fn authorize_get(
     State(s): State<AppState>,
+    page: Page,
     jar: CookieJar,
     RawQuery(q): RawQuery,
 ) -> Response {
-    authorize(&s, jar, q.unwrap_or_default()).await
+    authorize(&s, &page, jar, q.unwrap_or_default()).await
 }
 
 pub async fn authorize_post(
     State(s): State<AppState>,
+    page: Page,
     jar: CookieJar,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let chrome = page.chrome(None);
     if !is_form(&headers) {
-        return error_page(&OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
+        return error_page(
+            &chrome,
+            &OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"),
+        );
     }
     match String::from_utf8(body.to_vec()) {
-        Ok(raw) if raw.len() <= MAX_BODY => authorize(&s, jar, raw).await,
-        _ => error_page(&OAuthError::invalid_request(
-            "the request body is not valid",
-        )),
+        Ok(raw) if raw.len() <= MAX_BODY => authorize(&s, &page, jar, raw).await,
+        _ => error_page(
+            &chrome,
+            &OAuthError::invalid_request("the request body is not valid"),
+        ),
     }
 }
 
-async fn authorize(s: &AppState, jar: CookieJar, raw: String) -> Response {
+async fn authorize(s: &AppState, page: &Page, jar: CookieJar, raw: String) -> Response {
     let p = &s.provider;
     let session = jar
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
     match p.authorize(&raw, session.as_deref()).await {
-        Ok((step, ticket)) => step_response(p, jar, step, ticket),
-        Err(e) => authorize_error(e),
+        Ok((step, ticket)) => step_response(p, page, jar, step, ticket),
+        Err(e) => {
+            // An error page for a request that failed validation still speaks the language
+            // the request asked for, when its parameters can be read at all.
+            let params = Params::parse(raw.as_bytes()).ok();
+            let ui_locales = params.as_ref().and_then(|q| q.get("ui_locales"));
+            authorize_error(&page.chrome(ui_locales), e)
+        }
     }
 }
 
 pub async fn login_post(
     State(s): State<AppState>,
     ClientAddr(ip): ClientAddr,
+    page: Page,
     jar: CookieJar,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let p = &s.provider;
-    let form = match page_form(p, &jar, &headers, &body) {
+    let form = match page_form(p, &page.chrome(None), &jar, &headers, &body) {
         Ok(f) => f,
         Err(page) => return *page,
     };
@@ -85,14 +98,10 @@ pub async fn login_post(
             request: req,
             reason,
         }) => {
+            let chrome = page.chrome(req.ui_locales.as_deref());
             let (status, message) = match reason {
-                LoginRejection::WrongCredentials => {
-                    (StatusCode::OK, "Incorrect username or password.")
-                }
-                LoginRejection::Throttled => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many failed sign-in attempts. Wait a few minutes and try again.",
-                ),
+                LoginRejection::WrongCredentials => (StatusCode::OK, &chrome.t.wrong_credentials),
+                LoginRejection::Throttled => (StatusCode::TOO_MANY_REQUESTS, &chrome.t.throttled),
             };
             let username = form
                 .get("username")
@@ -100,7 +109,15 @@ pub async fn login_post(
                 .chars()
                 .take(64)
                 .collect();
-            let mut resp = login_page(p, jar, &req, ticket, Some(message.to_owned()), username);
+            let mut resp = login_page(
+                p,
+                &chrome,
+                jar,
+                &req,
+                ticket,
+                Some(message.clone()),
+                username,
+            );
             *resp.status_mut() = status;
             resp
         }
@@ -109,45 +126,59 @@ pub async fn login_post(
             step,
         }) => {
             let jar = jar.add(session_cookie(p, value));
-            step_response(p, jar, step, ticket)
+            step_response(p, &page, jar, step, ticket)
         }
-        Err(e) => authorize_error(e),
+        Err(e) => authorize_error(&page.chrome(None), e),
     }
 }
 
 pub async fn consent_post(
     State(s): State<AppState>,
     ClientAddr(ip): ClientAddr,
+    page: Page,
     jar: CookieJar,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let p = &s.provider;
-    let form = match page_form(p, &jar, &headers, &body) {
+    let chrome = page.chrome(None);
+    let form = match page_form(p, &chrome, &jar, &headers, &body) {
         Ok(f) => f,
         Err(page) => return *page,
     };
     let allow = match form.get("decision") {
         Some("allow") => true,
         Some("deny") => false,
-        _ => return error_page(&OAuthError::invalid_request("choose Allow or Deny")),
+        _ => {
+            return error_page(
+                &chrome,
+                &OAuthError::invalid_request("choose Allow or Deny"),
+            );
+        }
     };
     let ticket = form.get("req").unwrap_or("").to_owned();
     let session = jar
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
     match p.consent(&ticket, session.as_deref(), allow, ip).await {
-        Ok(step) => step_response(p, jar, step, ticket),
-        Err(e) => authorize_error(e),
+        Ok(step) => step_response(p, &page, jar, step, ticket),
+        Err(e) => authorize_error(&chrome, e),
     }
 }
 
-fn step_response(p: &Provider, jar: CookieJar, step: AuthorizeStep, ticket: String) -> Response {
+fn step_response(
+    p: &Provider,
+    page: &Page,
+    jar: CookieJar,
+    step: AuthorizeStep,
+    ticket: String,
+) -> Response {
     match step {
         AuthorizeStep::Redirect(url) => (jar, redirect(&url)).into_response(),
         AuthorizeStep::Login(req) => {
             let username = req.login_hint.clone().unwrap_or_default();
-            login_page(p, jar, &req, ticket, None, username)
+            let chrome = page.chrome(req.ui_locales.as_deref());
+            login_page(p, &chrome, jar, &req, ticket, None, username)
         }
         AuthorizeStep::Consent {
             request,
@@ -156,14 +187,16 @@ fn step_response(p: &Provider, jar: CookieJar, step: AuthorizeStep, ticket: Stri
             previously_approved,
         } => {
             let (jar, csrf) = csrf_token(p, jar);
+            let chrome = page.chrome(request.ui_locales.as_deref());
             let view = ConsentView {
+                chrome: &chrome,
                 client_name: request.client_name().to_owned(),
                 user_display: user.name.clone().unwrap_or_else(|| user.username.clone()),
                 scopes: ordered(&to_approve)
                     .into_iter()
                     .map(|s| ScopeItem {
                         name: s.as_str().to_owned(),
-                        description: describe_scope(s.as_str()),
+                        description: chrome.t.describe_scope(s.as_str()),
                     })
                     .collect(),
                 new_scopes_only: previously_approved,
@@ -171,13 +204,14 @@ fn step_response(p: &Provider, jar: CookieJar, step: AuthorizeStep, ticket: Stri
                 req: ticket,
             };
             let action = form_action_source(request.redirect_uri.as_str());
-            (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
+            (jar, render(&chrome, StatusCode::OK, &view, Some(&action))).into_response()
         }
     }
 }
 
 fn login_page(
     p: &Provider,
+    chrome: &Chrome,
     jar: CookieJar,
     req: &AuthorizationRequest,
     ticket: String,
@@ -186,6 +220,7 @@ fn login_page(
 ) -> Response {
     let (jar, csrf) = csrf_token(p, jar);
     let view = LoginView {
+        chrome,
         client_name: Some(req.client_name().to_owned()),
         error,
         csrf_token: csrf,
@@ -193,7 +228,7 @@ fn login_page(
         username,
     };
     let action = form_action_source(req.redirect_uri.as_str());
-    (jar, render(StatusCode::OK, &view, Some(&action))).into_response()
+    (jar, render(chrome, StatusCode::OK, &view, Some(&action))).into_response()
 }
 
 /// Standard scopes first, in the order people read them; the rest alphabetically.
@@ -210,17 +245,22 @@ fn ordered(scope: &crate::domain::Scope) -> Vec<&crate::domain::ScopeToken> {
     v
 }
 
-fn authorize_error(e: AuthorizeError) -> Response {
+fn authorize_error(chrome: &Chrome, e: AuthorizeError) -> Response {
     match e {
-        AuthorizeError::Page(e) => error_page(&e),
+        AuthorizeError::Page(e) => error_page(chrome, &e),
         AuthorizeError::Redirect(url) => redirect(&url),
     }
 }
 
 /// GET /login or /consent: a bookmark or a reload after the form was sent. There is no
 /// request to continue, so say how to start again rather than answer 405.
-pub async fn form_page_get() -> Response {
-    error_page(&OAuthError::invalid_request(
-        "this page is part of signing in to an application; go back to the application and start again",
-    ))
+pub async fn form_page_get(page: Page) -> Response {
+    let chrome = page.chrome(None);
+    message_page(
+        &chrome,
+        StatusCode::BAD_REQUEST,
+        &chrome.t.error_invalid_title,
+        &chrome.t.error_start_again,
+        None,
+    )
 }

@@ -10,40 +10,46 @@ use super::AppState;
 use super::pages::{
     csrf_token, error_page, expired_session_cookie, page_form, render, session_cookie_name,
 };
+use super::ui::Page;
 use super::views::{LoggedOutView, LogoutView};
 
-pub async fn logout_get(State(s): State<AppState>, jar: CookieJar) -> Response {
+pub async fn logout_get(State(s): State<AppState>, page: Page, jar: CookieJar) -> Response {
     let p = &s.provider;
+    let chrome = page.chrome(None);
     let cookie = jar
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
     let user_display = match p.current_session(cookie.as_deref()).await {
         Ok(session) => session.map(|(_, u)| u.name.unwrap_or(u.username)),
-        Err(e) => return error_page(&e),
+        Err(e) => return error_page(&chrome, &e),
     };
     let (jar, csrf) = csrf_token(p, jar);
     let view = LogoutView {
+        chrome: &chrome,
         user_display,
         csrf_token: csrf,
     };
-    (jar, render(StatusCode::OK, &view, None)).into_response()
+    (jar, render(&chrome, StatusCode::OK, &view, None)).into_response()
 }
 
 pub async fn logout_post(
     State(s): State<AppState>,
+    page: Page,
     jar: CookieJar,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let p = &s.provider;
-    if let Err(page) = page_form(p, &jar, &headers, &body) {
+    let chrome = page.chrome(None);
+    if let Err(page) = page_form(p, &chrome, &jar, &headers, &body) {
         return *page;
     }
     let name = session_cookie_name(p);
     let cookie = jar.get(name).map(|c| c.value().to_owned());
     if let Err(e) = p.sign_out(cookie.as_deref()).await {
-        return error_page(&e);
+        return error_page(&chrome, &e);
     }
     let jar = jar.add(expired_session_cookie(p));
-    (jar, render(StatusCode::OK, &LoggedOutView {}, None)).into_response()
+    let view = LoggedOutView { chrome: &chrome };
+    (jar, render(&chrome, StatusCode::OK, &view, None)).into_response()
 }

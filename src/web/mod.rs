@@ -14,6 +14,7 @@ mod metrics;
 mod pages;
 mod serve;
 mod token;
+mod ui;
 mod userinfo;
 mod views;
 
@@ -34,6 +35,7 @@ use crate::oauth::ports::Readiness;
 pub use client_addr::ClientAddr;
 pub use error::ApiError;
 pub use serve::serve;
+pub use ui::Ui;
 
 /// The application as one service, for `serve`.
 pub use axum::Router;
@@ -45,6 +47,8 @@ pub struct AppState {
     /// Set once shutdown has begun: `/readyz` then answers 503 so that load balancers stop
     /// sending new requests while those in flight finish.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
+    /// Brand and message catalogues of the human pages.
+    pub ui: Arc<Ui>,
 }
 
 /// Browser apps (public clients) call these cross-origin; no cookies are involved, so any
@@ -97,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/static/{file}", get(assets::asset))
+        .route("/branding/{file}", get(assets::branding_asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     let app = if state.provider.settings.metrics.listen.is_none() {

@@ -7,6 +7,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use super::extract::{MAX_BODY, is_form, no_store};
+use super::ui::Chrome;
 use super::views::ErrorView;
 use crate::crypto::{ct_eq, random_token};
 use crate::oauth::{OAuthError, Params, Provider};
@@ -80,25 +81,32 @@ pub fn csrf_token(p: &Provider, jar: CookieJar) -> (CookieJar, String) {
 /// to this browser. Anything else gets the page to answer with (403 for a bad token).
 pub fn page_form(
     p: &Provider,
+    chrome: &Chrome,
     jar: &CookieJar,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Params, Box<Response>> {
     if !is_form(headers) {
-        return Err(Box::new(error_page(&OAuthError::invalid_request(
-            "the body must be a form",
-        ))));
+        return Err(Box::new(error_page(
+            chrome,
+            &OAuthError::invalid_request("the body must be a form"),
+        )));
     }
     if body.len() > MAX_BODY {
-        return Err(Box::new(error_page(&OAuthError::invalid_request(
-            "the form is too large",
-        ))));
+        return Err(Box::new(error_page(
+            chrome,
+            &OAuthError::invalid_request("the form is too large"),
+        )));
     }
-    let form = Params::parse(body).map_err(|e| Box::new(error_page(&e)))?;
+    let form = Params::parse(body).map_err(|e| Box::new(error_page(chrome, &e)))?;
     if !csrf_ok(p, jar, form.get("csrf_token")) {
-        let mut page = error_page(&OAuthError::invalid_request(
-            "this form has expired or did not come from Latchkey; go back to the application and try again",
-        ));
+        let mut page = message_page(
+            chrome,
+            StatusCode::FORBIDDEN,
+            &chrome.t.error_invalid_title,
+            &chrome.t.error_form_expired,
+            None,
+        );
         *page.status_mut() = StatusCode::FORBIDDEN;
         return Err(Box::new(page));
     }
@@ -128,6 +136,7 @@ pub fn form_action_source(redirect_uri: &str) -> String {
 
 /// Renders a page with CSP, framing, referrer and caching headers.
 pub fn render<T: Template>(
+    chrome: &Chrome,
     status: StatusCode,
     view: &T,
     form_action_extra: Option<&str>,
@@ -143,8 +152,13 @@ pub fn render<T: Template>(
         Some(extra) if !extra.is_empty() => format!("'self' {extra}"),
         _ => "'self'".to_owned(),
     };
+    // An operator's logo may live on another origin (branding.logo as an https URL).
+    let img_src = match &chrome.brand.logo_origin {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_owned(),
+    };
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'self'; img-src {img_src}; font-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     );
     let mut resp = (status, Html(body)).into_response();
     let h = resp.headers_mut();
@@ -159,43 +173,61 @@ pub fn render<T: Template>(
     no_store(resp)
 }
 
-/// The human error page for requests that cannot be sent back to a client.
-pub fn error_page(err: &OAuthError) -> Response {
-    let (status, title, message) = match err {
+/// The human error page for requests that cannot be sent back to a client. The protocol's
+/// own description (English, technical) is shown as the detail under translated text.
+pub fn error_page(chrome: &Chrome, err: &OAuthError) -> Response {
+    let t = chrome.t;
+    match err {
         OAuthError::Internal(cause) if err.is_unavailable() => {
             tracing::warn!(error = format!("{cause:#}"), "database unavailable");
-            (
+            message_page(
+                chrome,
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Briefly unavailable",
-                "Latchkey cannot reach its database at the moment. Please try again in a few seconds."
-                    .to_owned(),
+                &t.error_unavailable_title,
+                &t.error_unavailable_message,
+                None,
             )
         }
         OAuthError::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "authorization request failed");
-            (
+            message_page(
+                chrome,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Latchkey could not complete this request. Please try again later.".to_owned(),
+                &t.error_internal_title,
+                &t.error_internal_message,
+                None,
             )
         }
-        other => (
+        other => message_page(
+            chrome,
             StatusCode::BAD_REQUEST,
-            "This sign-in request is not valid",
-            other
-                .description()
-                .unwrap_or_else(|| other.code().to_owned()),
+            &t.error_invalid_title,
+            &t.error_invalid_message,
+            Some(
+                &other
+                    .description()
+                    .unwrap_or_else(|| other.code().to_owned()),
+            ),
         ),
+    }
+}
+
+/// An error page with a title, a message and an optional detail line.
+pub fn message_page(
+    chrome: &Chrome,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    detail: Option<&str>,
+) -> Response {
+    let view = ErrorView {
+        chrome,
+        title: title.to_owned(),
+        message: message.to_owned(),
+        detail: detail.map(str::to_owned),
+        status: status.as_u16(),
     };
-    render(
-        status,
-        &ErrorView {
-            title: title.to_owned(),
-            message,
-            status: status.as_u16(),
-        },
-        None,
-    )
+    render(chrome, status, &view, None)
 }
 
 pub fn redirect(url: &str) -> Response {

@@ -338,6 +338,6 @@ async fn opening_the_form_endpoints_directly_explains_instead_of_failing() {
     for path in ["/login", "/consent"] {
         let page = Browser::new().get(&app.url(path)).await;
         assert_eq!(page.status, 400, "{path}");
-        assert!(page.body.contains("go back to the application"), "{path}");
+        assert!(page.body.contains("Go back to the application"), "{path}");
     }
 }

@@ -59,6 +59,191 @@ async fn a_person_signs_in_and_approves_in_a_real_browser() {
     browser.close().await.expect("close the WebDriver session");
 }
 
+#[tokio::test]
+async fn the_demo_app_journey_in_a_real_browser() {
+    // Arrange: the server, the demo user and client, and the demo app on its own port.
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let app = spawn_app().await;
+    let demo_url = crate::demo::start_demo(&app).await;
+    let browser = driver.session().await;
+
+    bounded(demo_journey(&app, &browser, &demo_url)).await;
+
+    browser.close().await.expect("close the WebDriver session");
+}
+
+async fn demo_journey(app: &TestApp, browser: &Client, demo_url: &str) {
+    // Act: the demo app's start page and its button.
+    browser.goto(demo_url).await.expect("open the demo app");
+    assert!(
+        text(browser, ".demo-banner")
+            .await
+            .contains("Never run it in production")
+    );
+    save_screenshot(browser, "demo-start.png").await;
+    click(browser, "#signin").await;
+
+    // Act: Latchkey's login and consent pages, as for any client.
+    wait_for(browser, "form[action='/login']").await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&app.address)
+    );
+    fill(browser, "username", latchkey::demo::DEMO_USERNAME).await;
+    fill(browser, "password", latchkey::demo::DEMO_PASSWORD).await;
+    click(browser, "form[action='/login'] button[type='submit']").await;
+    wait_for(browser, "form[action='/consent']").await;
+    assert_eq!(text(browser, ".client-name").await, "Latchkey demo app");
+    click(browser, "button[name='decision'][value='allow']").await;
+
+    // Assert: back at the demo app, which shows the validated claims and userinfo.
+    let claims = text(browser, "#id-token-claims").await;
+    assert_eq!(text(browser, "#who").await, "Demo Person");
+    assert!(claims.contains("\"aud\": \"latchkey-demo\""), "{claims}");
+    assert!(claims.contains("\"nonce\""), "{claims}");
+    assert!(
+        text(browser, "#userinfo")
+            .await
+            .contains("demo@example.com")
+    );
+    assert!(
+        text(browser, ".demo-banner")
+            .await
+            .contains("Never run it in production")
+    );
+    save_screenshot(browser, "demo-claims.png").await;
+
+    // Act + Assert: refresh, then sign out to Latchkey's own sign-out page.
+    click(browser, "#refresh").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        // The page is replaced under us: a read may hit the old one, so retry.
+        let shown = match browser.find(Locator::Css("#refreshed")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if shown == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the refresh did not show");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    click(browser, "#signout").await;
+    wait_for_url(browser, &app.url("/logout")).await;
+    assert_eq!(text(browser, "h1").await, "Sign out of Latchkey?");
+}
+
+#[tokio::test]
+async fn branded_pages_in_a_real_browser() {
+    // Arrange: a brand (name, logo file, colours) and a German-speaking person.
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("acme.svg");
+    std::fs::write(
+        &logo,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#0a7d33"/><path d="M14 32 24 12 34 32z" fill="#fdf6e3"/></svg>"##,
+    )
+    .unwrap();
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.branding.product_name = "Acme Identity".into();
+        s.branding.logo = Some(logo.display().to_string());
+        s.branding.primary_color = Some("#0a7d33".into());
+        s.branding.background_color = Some("#fdf6e3".into());
+    })
+    .await;
+    let rp = RelyingParty::start().await;
+    app.create_client(NewClient {
+        id: "webapp".into(),
+        name: Some("Acme Shop".into()),
+        redirect_uris: vec![rp.callback.clone()],
+        ..Default::default()
+    })
+    .await;
+    user(&app, "alice").await;
+    let browser = driver.session().await;
+
+    bounded(branded_journey(&app, &browser, &rp)).await;
+
+    browser.close().await.expect("close the WebDriver session");
+}
+
+async fn branded_journey(app: &TestApp, browser: &Client, rp: &RelyingParty) {
+    let (_, challenge) = pkce();
+    let url = authorize_url(app, &rp.callback, &challenge, "s", "n");
+
+    // Act + Assert: the login page wears the brand; the CSP let theme.css apply.
+    browser.goto(&url).await.expect("open /authorize");
+    assert_eq!(browser.title().await.unwrap(), "Sign in · Acme Identity");
+    assert_eq!(text(browser, ".brand-name").await, "Acme Identity");
+    let button = wait_for(browser, "button[type='submit']").await;
+    assert_eq!(
+        button.css_value("background-color").await.unwrap(),
+        "rgba(10, 125, 51, 1)"
+    );
+    let body = wait_for(browser, "body").await;
+    assert_eq!(
+        body.css_value("background-color").await.unwrap(),
+        "rgba(253, 246, 227, 1)"
+    );
+    wait_for(browser, ".brand-logo").await;
+    let width = browser
+        .execute(
+            "return document.querySelector('.brand-logo').naturalWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        width.as_u64().is_some_and(|w| w > 0),
+        "the logo loads: {width}"
+    );
+    save_screenshot(browser, "branded-login.png").await;
+
+    // Act + Assert: the consent page in German (ui_locales), still branded.
+    browser
+        .goto(&format!("{url}&ui_locales=de"))
+        .await
+        .expect("open /authorize in German");
+    assert_eq!(text(browser, "h1").await, "Anmelden");
+    fill(browser, "username", "alice").await;
+    fill(browser, "password", PASSWORD).await;
+    click(browser, "form[action='/login'] button[type='submit']").await;
+    wait_for(browser, "form[action='/consent']").await;
+    assert_eq!(
+        browser.title().await.unwrap(),
+        "Zugriff erlauben? · Acme Identity"
+    );
+    let lang = wait_for(browser, "html").await.attr("lang").await.unwrap();
+    assert_eq!(lang.as_deref(), Some("de"));
+    save_screenshot(browser, "branded-consent-de.png").await;
+
+    // Act + Assert: the error page, branded too.
+    browser
+        .goto(&app.url("/authorize?client_id=nobody"))
+        .await
+        .expect("open a bad request");
+    assert_eq!(text(browser, ".brand-name").await, "Acme Identity");
+    save_screenshot(browser, "branded-error.png").await;
+}
+
+async fn fill(browser: &Client, id: &str, value: &str) {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(value)
+        .await
+        .unwrap();
+}
+
 async fn journey(app: &TestApp, browser: &Client, mut rp: RelyingParty, secret: &str, sub: &str) {
     let (verifier, challenge) = pkce();
     let state = latchkey::crypto::random_token();

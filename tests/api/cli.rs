@@ -230,3 +230,98 @@ async fn wrong_master_key_fails_loudly() {
         "a server must not start with the wrong master key"
     );
 }
+
+#[tokio::test]
+async fn init_writes_a_loadable_config_and_a_private_key_then_refuses_to_overwrite() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("latchkey.toml");
+    let key = dir.path().join("latchkey.master.key");
+    let init = || {
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args([
+                "init",
+                config.to_str().unwrap(),
+                "--issuer",
+                "https://login.acme.example",
+            ])
+            .env_remove("LATCHKEY_CONFIG")
+            .output()
+            .expect("run latchkey init")
+    };
+
+    // Act
+    let first = init();
+
+    // Assert: both files, the key private and valid, the config commented and loadable.
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("issuer = \"https://login.acme.example\""),
+        "{text}"
+    );
+    assert!(
+        text.lines().filter(|l| l.starts_with('#')).count() > 5,
+        "{text}"
+    );
+    let key_text = std::fs::read_to_string(&key).unwrap();
+    latchkey::crypto::MasterKey::from_base64(key_text.trim()).expect("a valid master key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let db = TestDb::new().await;
+    let migrate = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["--config", config.to_str().unwrap(), "migrate"])
+        .env("LATCHKEY_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+
+    // Act + Assert: a second run changes nothing and says why on one line.
+    let second = init();
+    assert_eq!(second.status.code(), Some(1));
+    let err = stderr(&second);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("already exists"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), key_text);
+
+    // An existing key file alone also stops it, without writing the config.
+    std::fs::remove_file(&config).unwrap();
+    let third = init();
+    assert_eq!(third.status.code(), Some(1));
+    assert!(!config.exists());
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), key_text);
+}
+
+#[tokio::test]
+async fn a_branding_colour_that_is_not_a_colour_stops_the_start_with_one_line() {
+    let db = TestDb::new().await;
+    let master = latchkey::crypto::MasterKey::generate().to_base64();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("migrate")
+        .env("LATCHKEY_DATABASE_URL", &db.url)
+        .env("LATCHKEY_MASTER_KEY", &master)
+        .env(
+            "LATCHKEY_BRANDING__PRIMARY_COLOR",
+            "red;} body{display:none",
+        )
+        .env_remove("LATCHKEY_CONFIG")
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("branding.primary_color is not a colour"),
+        "{err}"
+    );
+}

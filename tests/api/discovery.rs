@@ -69,4 +69,9 @@ async fn both_metadata_documents_agree_and_advertise_what_is_implemented() {
         oidc["response_types_supported"],
         serde_json::json!(["code"])
     );
+    // The languages the sign-in pages speak (OpenID Connect Discovery section 3).
+    assert_eq!(
+        oidc["ui_locales_supported"],
+        serde_json::json!(["en", "de"])
+    );
 }

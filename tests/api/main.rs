@@ -9,6 +9,7 @@ mod audit;
 mod cleanup;
 mod cli;
 mod client_credentials;
+mod demo;
 mod discovery;
 mod error_responses;
 mod faults;
@@ -22,6 +23,7 @@ mod several_nodes;
 
 mod authorization_code_flow;
 mod authorization_errors;
+mod branding_and_languages;
 mod browser;
 mod refresh_rotation;
 mod sessions_and_consent;
