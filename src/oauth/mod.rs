@@ -15,6 +15,7 @@ pub mod params;
 pub mod pkce;
 pub mod ports;
 pub mod revoke;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 
@@ -44,6 +45,8 @@ pub struct Provider {
     metadata_json: Arc<str>,
     pub remote_jwks: Arc<RemoteJwksCache>,
     pub hasher: SecretHasher,
+    /// This node's memory of client-authentication lock states (`throttle`).
+    client_lock_states: throttle::LockStateCache,
     issuer: String,
 }
 
@@ -85,6 +88,7 @@ impl Provider {
             metadata_json: Arc::from(""),
             remote_jwks: Arc::new(remote_jwks),
             hasher,
+            client_lock_states: throttle::LockStateCache::default(),
             issuer,
         };
         provider.metadata_json = Arc::from(provider.metadata().to_string());

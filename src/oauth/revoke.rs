@@ -1,14 +1,21 @@
 //! Token revocation (RFC 7009). A client may revoke only tokens issued to it (section 2.1).
 //! An invalid, expired or unknown token is not an error: the answer is 200 (section 2.2).
+use std::net::IpAddr;
+
 use super::Provider;
 use super::error::{OAuthError, OAuthResult};
 use super::params::Params;
 use crate::domain::ClientId;
 
 impl Provider {
-    pub async fn revoke(&self, authorization: Option<&str>, params: &Params) -> OAuthResult<()> {
+    pub async fn revoke(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+        source_ip: Option<IpAddr>,
+    ) -> OAuthResult<()> {
         let caller = self
-            .authenticate_client(authorization, params, &self.endpoint("/revoke"))
+            .authenticate_client(authorization, params, &self.endpoint("/revoke"), source_ip)
             .await?;
         let token = params.require("token")?;
         if let Some(hint) = params.get("token_type_hint")

@@ -1,5 +1,7 @@
 //! The token endpoint (RFC 6749 section 3.2): authenticate the client, then hand the
 //! request to the grant named by `grant_type`. Each grant lives in `grants/`.
+use std::net::IpAddr;
+
 use serde::Serialize;
 
 use super::client_auth::AuthenticatedClient;
@@ -27,10 +29,11 @@ impl Provider {
         &self,
         authorization: Option<&str>,
         params: &Params,
+        source_ip: Option<IpAddr>,
     ) -> OAuthResult<TokenResponse> {
         let grant_type = params.require("grant_type")?;
         let client = self
-            .authenticate_client(authorization, params, &self.endpoint("/token"))
+            .authenticate_client(authorization, params, &self.endpoint("/token"), source_ip)
             .await?;
         let grant = GrantType::parse(grant_type).map_err(|_| {
             OAuthError::UnsupportedGrantType(format!(

@@ -2,17 +2,17 @@
 //! next step to a page or a redirect.
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
-use super::AppState;
 use super::extract::{MAX_BODY, is_form};
 use super::pages::{
     csrf_token, error_page, form_action_source, page_form, redirect, render, session_cookie,
     session_cookie_name,
 };
 use super::views::{ConsentView, LoginView, ScopeItem, describe_scope};
+use super::{AppState, ClientAddr};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use crate::oauth::interaction::{LoginRejection, LoginResult};
 use crate::oauth::{OAuthError, Provider};
@@ -57,6 +57,7 @@ async fn authorize(s: &AppState, jar: CookieJar, raw: String) -> Response {
 
 pub async fn login_post(
     State(s): State<AppState>,
+    ClientAddr(source_ip): ClientAddr,
     jar: CookieJar,
     headers: HeaderMap,
     body: Bytes,
@@ -76,6 +77,7 @@ pub async fn login_post(
             form.get("username").unwrap_or(""),
             form.get("password").unwrap_or(""),
             old.as_deref(),
+            source_ip,
         )
         .await;
     match result {
@@ -83,23 +85,19 @@ pub async fn login_post(
             request: req,
             reason,
         }) => {
-            let (status, message) = match reason {
-                LoginRejection::WrongCredentials => {
-                    (StatusCode::OK, "Incorrect username or password.")
-                }
-                LoginRejection::Throttled => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many failed sign-in attempts. Wait a few minutes and try again.",
-                ),
-            };
+            let (status, message, retry_after) = login_refusal(reason);
             let username = form
                 .get("username")
                 .unwrap_or("")
                 .chars()
                 .take(64)
                 .collect();
-            let mut resp = login_page(p, jar, &req, ticket, Some(message.to_owned()), username);
+            let mut resp = login_page(p, jar, &req, ticket, Some(message), username);
             *resp.status_mut() = status;
+            if let Some(secs) = retry_after {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
             resp
         }
         Ok(LoginResult::SignedIn {
@@ -136,6 +134,42 @@ pub async fn consent_post(
     match p.consent(&ticket, session.as_deref(), allow).await {
         Ok(step) => step_response(p, jar, step, ticket),
         Err(e) => authorize_error(e),
+    }
+}
+
+/// Status, message and `Retry-After` of a refused sign-in. Throttled and locked attempts get
+/// 429 whether or not the username exists, so neither reveals which names do.
+fn login_refusal(reason: LoginRejection) -> (StatusCode, String, Option<u64>) {
+    match reason {
+        LoginRejection::WrongCredentials => (
+            StatusCode::OK,
+            "Incorrect username or password.".to_owned(),
+            None,
+        ),
+        LoginRejection::Throttled { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-in attempts. Wait {} and try again.",
+                human_duration(retry_after)
+            ),
+            Some(retry_after),
+        ),
+        LoginRejection::Locked { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-in attempts: signing in to this account from your network is locked for {}. Even the right password is refused until then.",
+                human_duration(retry_after)
+            ),
+            Some(retry_after),
+        ),
+    }
+}
+
+fn human_duration(secs: u64) -> String {
+    match secs {
+        0..=1 => "1 second".to_owned(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", secs.div_ceil(60)),
     }
 }
 

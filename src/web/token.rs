@@ -5,29 +5,41 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{OAuthForm, no_store};
+use super::{AppState, ClientAddr};
 
-pub async fn token(State(s): State<AppState>, form: OAuthForm) -> Result<Response, ApiError> {
+pub async fn token(
+    State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    form: OAuthForm,
+) -> Result<Response, ApiError> {
     let provider = Arc::clone(&s.provider);
     let resp = provider
-        .token(form.authorization.as_deref(), &form.params)
+        .token(form.authorization.as_deref(), &form.params, ip)
         .await?;
     Ok(no_store(Json(resp).into_response()))
 }
 
-pub async fn introspect(State(s): State<AppState>, form: OAuthForm) -> Result<Response, ApiError> {
+pub async fn introspect(
+    State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    form: OAuthForm,
+) -> Result<Response, ApiError> {
     let info = s
         .provider
-        .introspect(form.authorization.as_deref(), &form.params)
+        .introspect(form.authorization.as_deref(), &form.params, ip)
         .await?;
     Ok(no_store(Json(info).into_response()))
 }
 
-pub async fn revoke(State(s): State<AppState>, form: OAuthForm) -> Result<Response, ApiError> {
+pub async fn revoke(
+    State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    form: OAuthForm,
+) -> Result<Response, ApiError> {
     s.provider
-        .revoke(form.authorization.as_deref(), &form.params)
+        .revoke(form.authorization.as_deref(), &form.params, ip)
         .await?;
     Ok(no_store(().into_response()))
 }

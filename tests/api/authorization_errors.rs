@@ -310,10 +310,13 @@ async fn repeated_wrong_passwords_throttle_the_account_but_not_others() {
     let mut page = browser
         .get(&authorize_url(&app, "web", &challenge, ""))
         .await;
-    for _ in 0..3 {
+    for _ in 0..2 {
         page = browser.login(&app, &page, "alice", "wrong password").await;
         assert_eq!(page.status, 200);
     }
+    // The third failure locks this address out of the account, and says so.
+    let locked = browser.login(&app, &page, "alice", "wrong password").await;
+    assert_eq!(locked.status, 429);
     // Now even the right password is refused, with a clear message.
     let refused = browser.login(&app, &page, "Alice", PASSWORD).await;
     assert_eq!(refused.status, 429);
@@ -322,10 +325,11 @@ async fn repeated_wrong_passwords_throttle_the_account_but_not_others() {
     let mut page = browser
         .get(&authorize_url(&app, "web", &challenge, ""))
         .await;
-    for _ in 0..3 {
+    for _ in 0..2 {
         page = browser.login(&app, &page, "nobody", "wrong password").await;
         assert_eq!(page.status, 200);
     }
+    assert_eq!(browser.login(&app, &page, "nobody", "x").await.status, 429);
     assert_eq!(browser.login(&app, &page, "nobody", "x").await.status, 429);
     // Another account is unaffected.
     let ok = browser.login(&app, &page, "bob", PASSWORD).await;

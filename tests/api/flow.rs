@@ -70,9 +70,22 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 
 impl Browser {
     pub fn new() -> Self {
+        Self::with_headers(reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser whose requests reach the server through a proxy that reports `ip` as the
+    /// client (`X-Forwarded-For`); the app must trust 127.0.0.1 as a proxy.
+    pub fn from_address(ip: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Self::with_headers(headers)
+    }
+
+    fn with_headers(headers: reqwest::header::HeaderMap) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .cookie_store(true)
+                .default_headers(headers)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

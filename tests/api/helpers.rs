@@ -163,6 +163,22 @@ impl TestApp {
         .await
     }
 
+    /// Rows in a table, read over a connection of its own (to prove what a request stored).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let conn = Database::connect(&self.db_url).await.expect("connect");
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("one row");
+        let n: i64 = row.try_get("", "n").expect("count");
+        conn.close().await.ok();
+        n
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -17,5 +17,6 @@ mod several_nodes;
 mod authorization_code_flow;
 mod authorization_errors;
 mod browser;
+mod brute_force;
 mod refresh_rotation;
 mod sessions_and_consent;
