@@ -121,6 +121,10 @@ pub struct KeySettings {
     /// Shortest interval, seconds, between two fetches of a client's `jwks_uri` caused by an
     /// assertion naming a key we have not seen (limits what unknown `kid`s can make us do).
     pub client_jwks_min_refetch: u64,
+    /// Networks (CIDR) a client's `jwks_uri` may resolve to although they are otherwise
+    /// refused (link-local, cloud metadata, loopback under a name other than `localhost`;
+    /// see `keys::outbound`). Empty by default.
+    pub client_jwks_allowed_networks: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -175,6 +179,7 @@ impl Default for Settings {
                 jwks_max_age: 300,
                 rotation_delay: 600,
                 client_jwks_min_refetch: 10,
+                client_jwks_allowed_networks: Vec::new(),
             },
             login: ThrottleSettings {
                 max_failures: 10,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::crypto::{PasswordHasher, SecretHasher};
-use crate::keys::{KeyRing, RemoteJwksCache};
+use crate::keys::{KeyRing, OutboundPolicy, RemoteJwksCache};
 
 pub use error::{OAuthError, OAuthResult};
 pub use params::Params;
@@ -70,9 +70,12 @@ impl Provider {
         hasher: SecretHasher,
     ) -> Self {
         let issuer = settings.issuer_str();
-        let remote_jwks = RemoteJwksCache::new().with_min_refetch(std::time::Duration::from_secs(
-            settings.keys.client_jwks_min_refetch,
-        ));
+        let outbound = OutboundPolicy {
+            allowed: settings.keys.client_jwks_allowed_networks.clone(),
+        };
+        let remote_jwks = RemoteJwksCache::with_policy(outbound).with_min_refetch(
+            std::time::Duration::from_secs(settings.keys.client_jwks_min_refetch),
+        );
         let mut provider = Self {
             settings,
             clients: ports.clients,

@@ -19,7 +19,8 @@ mod views;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
@@ -56,7 +57,16 @@ fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
+/// Sets `name` on every response that does not have it yet, when `value` is `Some`.
+fn header_if_absent(
+    name: header::HeaderName,
+    value: Option<HeaderValue>,
+) -> SetResponseHeaderLayer<impl Fn(&Response) -> Option<HeaderValue> + Clone> {
+    SetResponseHeaderLayer::if_not_present(name, move |_: &Response| value.clone())
+}
+
 pub fn router(state: AppState) -> Router {
+    let https = state.provider.settings.is_https();
     let api = Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -95,14 +105,36 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
+        // Headers every response carries, error pages, JSON and 404s included (the HTML
+        // pages set their own CSP first): no sniffing, no framing (clickjacking, RFC 9700
+        // section 4.16), no referrer (RFC 9700 section 4.2.4), HSTS when the issuer is https.
+        // Outside the timeout and panic layers, so their answers get them too.
+        .layer(header_if_absent(
+            header::X_CONTENT_TYPE_OPTIONS,
+            Some(HeaderValue::from_static("nosniff")),
+        ))
+        .layer(header_if_absent(
+            header::CONTENT_SECURITY_POLICY,
+            Some(HeaderValue::from_static(
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+            )),
+        ))
+        .layer(header_if_absent(
+            header::X_FRAME_OPTIONS,
+            Some(HeaderValue::from_static("DENY")),
+        ))
+        .layer(header_if_absent(
+            header::REFERRER_POLICY,
+            Some(HeaderValue::from_static("no-referrer")),
+        ))
+        .layer(header_if_absent(
+            header::STRICT_TRANSPORT_SECURITY,
+            https.then(|| HeaderValue::from_static("max-age=31536000")),
+        ))
         .layer(TraceLayer::new_for_http())
 }
