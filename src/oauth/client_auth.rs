@@ -329,7 +329,7 @@ impl Provider {
         let jti = claims
             .get("jti")
             .and_then(|v| v.as_str())
-            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .filter(|j| !j.is_empty() && j.len() <= 256 && !j.contains('\0'))
             .ok_or_else(|| fail("jti is required"))?;
         if !self
             .replay

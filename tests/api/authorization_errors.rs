@@ -161,14 +161,7 @@ async fn response_type_token_is_unsupported() {
 
 #[tokio::test]
 async fn denied_consent_returns_access_denied() {
-    let app = spawn_app().await;
-    web_client(&app, "web").await;
-    user(&app, "alice").await;
-    let (_, challenge) = pkce();
-    let browser = Browser::new();
-    let page = browser
-        .get(&authorize_url(&app, "web", &challenge, ""))
-        .await;
+    let (app, browser, page) = crate::flow::at_login_page().await;
     let consent = browser.login(&app, &page, "alice", PASSWORD).await;
     let back = browser.consent(&app, &consent, "deny").await;
     let q = back.callback();
@@ -179,14 +172,8 @@ async fn denied_consent_returns_access_denied() {
 
 #[tokio::test]
 async fn forms_without_a_valid_csrf_token_are_refused() {
-    let app = spawn_app().await;
-    web_client(&app, "web").await;
-    user(&app, "alice").await;
+    let (app, browser, page) = crate::flow::at_login_page().await;
     let (_, challenge) = pkce();
-    let browser = Browser::new();
-    let page = browser
-        .get(&authorize_url(&app, "web", &challenge, ""))
-        .await;
     let req = page.input("req").unwrap();
     let no_token = browser
         .post(
@@ -247,14 +234,7 @@ async fn prompt_none_without_consent_is_consent_required() {
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user_get_the_same_generic_message() {
-    let app = spawn_app().await;
-    web_client(&app, "web").await;
-    user(&app, "alice").await;
-    let (_, challenge) = pkce();
-    let browser = Browser::new();
-    let page = browser
-        .get(&authorize_url(&app, "web", &challenge, ""))
-        .await;
+    let (app, browser, page) = crate::flow::at_login_page().await;
     let wrong = browser
         .login(&app, &page, "alice", "not the password")
         .await;

@@ -256,6 +256,20 @@ pub async fn refresh(app: &TestApp, client: (&str, &str), token: &str) -> reqwes
     app.post_form("/token", &body, Some(client)).await
 }
 
+/// A fresh app with the `web` client and the user `alice`, and a browser on the login page
+/// of a default authorization request.
+pub async fn at_login_page() -> (TestApp, Browser, Page) {
+    let app = crate::helpers::spawn_app().await;
+    web_client(&app, "web").await;
+    user(&app, "alice").await;
+    let (_, challenge) = pkce();
+    let browser = Browser::new();
+    let page = browser
+        .get(&authorize_url(&app, "web", &challenge, ""))
+        .await;
+    (app, browser, page)
+}
+
 /// A fresh PKCE pair and the default authorization URL for `client_id`, signed in and
 /// approved by `username` in `browser`. Returns (callback parameters, verifier, challenge).
 pub async fn sign_in_with_pkce(

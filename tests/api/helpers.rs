@@ -179,6 +179,27 @@ impl TestApp {
         n
     }
 
+    /// Row counts of every table a request could write to: compare before and after an
+    /// attack to prove nothing was stored or issued.
+    pub async fn stored(&self) -> Vec<(&'static str, i64)> {
+        let mut counts = Vec::new();
+        for table in [
+            "clients",
+            "users",
+            "sessions",
+            "consents",
+            "grants",
+            "authorization_codes",
+            "refresh_tokens",
+            "grant_access_tokens",
+            "revoked_tokens",
+            "client_assertion_jtis",
+        ] {
+            counts.push((table, self.count_rows(table).await));
+        }
+        counts
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

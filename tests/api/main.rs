@@ -18,5 +18,6 @@ mod authorization_code_flow;
 mod authorization_errors;
 mod browser;
 mod brute_force;
+mod hostile;
 mod refresh_rotation;
 mod sessions_and_consent;
