@@ -16,6 +16,8 @@ pub enum Kind {
     LoginSucceeded,
     LoginFailed,
     LoginLocked,
+    LoginThrottled,
+    ClientAuthThrottled,
     ConsentGranted,
     ConsentDenied,
     TokenIssued,
@@ -36,6 +38,8 @@ impl Kind {
             Kind::LoginSucceeded => "login.succeeded",
             Kind::LoginFailed => "login.failed",
             Kind::LoginLocked => "login.locked",
+            Kind::LoginThrottled => "login.throttled",
+            Kind::ClientAuthThrottled => "client_auth.throttled",
             Kind::ConsentGranted => "consent.granted",
             Kind::ConsentDenied => "consent.denied",
             Kind::TokenIssued => "token.issued",
@@ -73,6 +77,7 @@ pub struct Event<'a> {
     kid: Option<&'a str>,
     alg: Option<&'a str>,
     reason: Option<&'a str>,
+    retry_after: Option<u64>,
 }
 
 /// Usernames are written at most this long (a password typed into the username field by
@@ -95,6 +100,7 @@ impl<'a> Event<'a> {
             kid: None,
             alg: None,
             reason: None,
+            retry_after: None,
         }
     }
 
@@ -160,6 +166,12 @@ impl<'a> Event<'a> {
         self
     }
 
+    /// Seconds until a throttled or locked attempt may be made again.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     pub fn emit(self) {
         tracing::info!(
             target: "audit",
@@ -175,6 +187,7 @@ impl<'a> Event<'a> {
             kid = self.kid,
             alg = self.alg,
             reason = self.reason,
+            retry_after = self.retry_after,
             "audit"
         );
     }
@@ -197,6 +210,8 @@ mod tests {
             Kind::LoginSucceeded,
             Kind::LoginFailed,
             Kind::LoginLocked,
+            Kind::LoginThrottled,
+            Kind::ClientAuthThrottled,
             Kind::ConsentGranted,
             Kind::ConsentDenied,
             Kind::TokenIssued,

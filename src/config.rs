@@ -33,7 +33,11 @@ pub struct Settings {
     pub master_key_file: PathBuf,
     pub tokens: TokenSettings,
     pub keys: KeySettings,
-    pub login: LoginSettings,
+    /// Throttling of failed sign-ins, per (username, source address) and per username.
+    pub login: ThrottleSettings,
+    /// Throttling of failed client authentication at `/token`, `/introspect` and `/revoke`,
+    /// per (client id, source address) and per client id.
+    pub client_auth: ThrottleSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
@@ -116,14 +120,25 @@ impl Default for BrandingSettings {
     }
 }
 
+/// Guessing protection (see `oauth::throttle`), counted in the database so all nodes agree.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct LoginSettings {
-    /// Failed sign-ins for one username within `failure_window` after which further attempts
-    /// are refused until the window has passed (guessing protection, shared by all nodes).
+pub struct ThrottleSettings {
+    /// Failures from one source address for one account (or client) within `failure_window`
+    /// after which that address is locked out of it until `failure_window` has passed since
+    /// the last failure.
     pub max_failures: u64,
-    /// Seconds.
+    /// Seconds; at most one day (failures are kept that long).
     pub failure_window: u64,
+    /// Failures from one address before attempts are spaced by growing delays (1 s, 2 s,
+    /// 4 s, ...).
+    pub delay_after: u64,
+    /// Longest delay between two attempts, seconds.
+    pub max_delay: u64,
+    /// Failures for one account (or client) from all addresses together after which every
+    /// address that has failed at least once is locked out; addresses without failures are
+    /// still let through, so an attack cannot lock the real owner out.
+    pub max_failures_all_addresses: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -176,6 +191,10 @@ pub struct KeySettings {
     /// Shortest interval, seconds, between two fetches of a client's `jwks_uri` caused by an
     /// assertion naming a key we have not seen (limits what unknown `kid`s can make us do).
     pub client_jwks_min_refetch: u64,
+    /// Networks (CIDR) a client's `jwks_uri` may resolve to although they are otherwise
+    /// refused (link-local, cloud metadata, loopback under a name other than `localhost`;
+    /// see `keys::outbound`). Empty by default.
+    pub client_jwks_allowed_networks: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -231,10 +250,21 @@ impl Default for Settings {
                 rotation_delay: 600,
                 rotation_period: 90 * 24 * 3600,
                 client_jwks_min_refetch: 10,
+                client_jwks_allowed_networks: Vec::new(),
             },
-            login: LoginSettings {
-                max_failures: 5,
+            login: ThrottleSettings {
+                max_failures: 10,
                 failure_window: 900,
+                delay_after: 3,
+                max_delay: 60,
+                max_failures_all_addresses: 100,
+            },
+            client_auth: ThrottleSettings {
+                max_failures: 20,
+                failure_window: 300,
+                delay_after: 5,
+                max_delay: 30,
+                max_failures_all_addresses: 200,
             },
             http: HttpSettings::default(),
             log: LogSettings {
@@ -258,7 +288,8 @@ struct Defaults {
     master_key_file: PathBuf,
     tokens: TokenSettings,
     keys: KeySettings,
-    login: LoginSettings,
+    login: ThrottleSettings,
+    client_auth: ThrottleSettings,
     http: HttpSettings,
     log: LogSettings,
     metrics: MetricsSettings,
@@ -275,6 +306,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "tokens",
     "keys",
     "login",
+    "client_auth",
     "http",
     "log",
     "metrics",
@@ -294,6 +326,7 @@ impl Settings {
             tokens: d.tokens,
             keys: d.keys,
             login: d.login,
+            client_auth: d.client_auth,
             http: d.http,
             log: d.log,
             metrics: d.metrics,
@@ -346,6 +379,14 @@ impl Settings {
                 "keys.rotation_period must exceed the pre-publication time ({} s: the larger of keys.rotation_delay and keys.jwks_max_age + keys.reload_interval)",
                 policy.prepublish
             );
+        }
+        for (name, t) in [("login", &self.login), ("client_auth", &self.client_auth)] {
+            if t.failure_window == 0 || t.failure_window > 24 * 3600 {
+                bail!("{name}.failure_window must be between 1 and 86400 seconds");
+            }
+            if t.max_failures == 0 || t.max_failures_all_addresses == 0 {
+                bail!("{name}.max_failures and max_failures_all_addresses must be positive");
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be text or json");

@@ -77,22 +77,13 @@ pub(crate) fn parse_jwks_uri(s: &str) -> Result<Url, AdminError> {
     }
     match url.scheme() {
         "https" if url.host().is_some() => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
+        "http" if crate::keys::is_loopback_host(&url) => Ok(url),
         "http" => Err(AdminError::Invalid(format!(
             "JWKS URI {s:?} must use https (http is allowed only for loopback hosts)"
         ))),
         _ => Err(AdminError::Invalid(format!(
             "JWKS URI {s:?} must be an https URL"
         ))),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

@@ -34,7 +34,10 @@ pub struct Messages {
     pub password: String,
     pub sign_in_button: String,
     pub wrong_credentials: String,
+    /// `{seconds}`: how long to wait.
     pub throttled: String,
+    /// `{minutes}`: how long the lock lasts.
+    pub locked: String,
     pub consent_title: String,
     pub consent_heading_before: String,
     pub consent_heading_after: String,

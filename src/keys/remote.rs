@@ -14,6 +14,7 @@ use url::Url;
 
 use super::jwk::{JwkSet, parse_jwks};
 use super::jws::KeyError;
+use super::outbound::{GuardedResolver, OutboundPolicy};
 
 const TTL: Duration = Duration::from_secs(5 * 60);
 const MIN_REFETCH: Duration = Duration::from_secs(10);
@@ -33,6 +34,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<Fetched>>>;
 pub struct RemoteJwksCache {
     http: reqwest::Client,
     slots: Mutex<HashMap<String, Slot>>,
+    policy: Arc<OutboundPolicy>,
     ttl: Duration,
     min_refetch: Duration,
 }
@@ -53,14 +55,27 @@ impl RemoteJwksCache {
     /// A cache with its own HTTP client: 5 s timeout, no redirects (a JWKS URI is registered
     /// exactly; following redirects would let it point anywhere).
     pub fn new() -> Self {
+        Self::with_policy(OutboundPolicy::default())
+    }
+
+    /// A cache whose fetches connect only where `policy` allows (`outbound`).
+    pub fn with_policy(policy: OutboundPolicy) -> Self {
+        let policy = Arc::new(policy);
         let http = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: Arc::clone(&policy),
+            }))
+            .no_proxy()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the TLS backend of the HTTP client failed to initialize");
-        Self::with_client(http)
+        Self {
+            policy,
+            ..Self::with_client(http)
+        }
     }
 
     /// Sets the shortest interval between two fetches of one URI forced by an unknown key.
@@ -69,10 +84,11 @@ impl RemoteJwksCache {
         self
     }
 
-    /// A cache using `http`, which should have a timeout.
+    /// A cache using `http`, which should have a timeout and a `GuardedResolver`.
     pub fn with_client(http: reqwest::Client) -> Self {
         Self {
             http,
+            policy: Arc::new(OutboundPolicy::default()),
             slots: Mutex::new(HashMap::new()),
             ttl: TTL,
             min_refetch: MIN_REFETCH,
@@ -121,9 +137,7 @@ impl RemoteJwksCache {
     }
 
     async fn fetch(&self, uri: &Url) -> Result<JwkSet, KeyError> {
-        if !matches!(uri.scheme(), "https" | "http") {
-            return Err(KeyError::invalid("jwks_uri must be an https URL"));
-        }
+        self.policy.check_url(uri)?;
         let mut response = self
             .http
             .get(uri.clone())

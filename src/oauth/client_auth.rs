@@ -2,6 +2,7 @@
 //! `client_secret_basic` and `client_secret_post` (RFC 6749 section 2.3.1),
 //! `private_key_jwt` (RFC 7523 section 2.2 and 3, OpenID Connect Core section 9), and
 //! `none` for public clients (which only identify themselves).
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -10,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::error::{OAuthError, OAuthResult};
 use super::model::Client;
 use super::params::{Params, decode_component};
+use super::throttle::{self, FailureStats, Verdict};
 use super::{Provider, now};
 use crate::domain::{AuthMethod, ClientId};
 use crate::keys::{self, JwkSet, KeyError};
@@ -34,8 +36,87 @@ const AUTH_FAILED: &str = "client authentication failed";
 
 impl Provider {
     /// Authenticates the client of a request. `endpoint` is the URL the request was sent to
-    /// (an acceptable `aud` of a client assertion besides the issuer and token endpoint).
+    /// (an acceptable `aud` of a client assertion besides the issuer and token endpoint);
+    /// `source_ip` is where it came from, for throttling failures per (client id, address)
+    /// and per client id (`throttle`). While a pair is throttled the answer is the same
+    /// `invalid_client` as for a wrong secret, even for the right one: a guesser learns
+    /// nothing, not even that it is being throttled. A success writes nothing.
     pub async fn authenticate_client(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+        endpoint: &str,
+        source_ip: Option<IpAddr>,
+    ) -> OAuthResult<AuthenticatedClient> {
+        let Some(id) = presented_client_id(authorization, params) else {
+            return self.check_client(authorization, params, endpoint).await;
+        };
+        let ip = source_ip.map(|ip| ip.to_string()).unwrap_or_default();
+        let keys = ThrottleKeys {
+            pair: self.hasher.hash(&format!("client-pair\n{id}\n{ip}")),
+            all: self.hasher.hash(&format!("client\n{id}")),
+        };
+        let t = now();
+        if let Some(until) = self.client_locked_until(&keys, t).await?
+            && until > t
+        {
+            crate::audit::Event::new(crate::audit::Kind::ClientAuthThrottled)
+                .client(id.as_str())
+                .from(source_ip)
+                .retry_after((until - t).max(0) as u64)
+                .emit();
+            return Err(OAuthError::invalid_client(
+                AUTH_FAILED,
+                authorization.is_some(),
+            ));
+        }
+        let result = self.check_client(authorization, params, endpoint).await;
+        if matches!(result, Err(OAuthError::InvalidClient { .. })) {
+            self.record_client_failure(&keys, t).await?;
+        }
+        result
+    }
+
+    /// When the pair is locked (or delayed) until, from this node's memory when fresh, else
+    /// from the database.
+    async fn client_locked_until(&self, keys: &ThrottleKeys, t: i64) -> OAuthResult<Option<i64>> {
+        if let Some(known) = self.client_lock_states.get(&keys.pair) {
+            return Ok(known);
+        }
+        let (pair, all) = self.client_failure_stats(keys, t).await?;
+        let until = locked_until(
+            throttle::verdict(&self.settings.client_auth, pair, all, t),
+            t,
+        );
+        self.client_lock_states.put(&keys.pair, until);
+        Ok(until)
+    }
+
+    async fn record_client_failure(&self, keys: &ThrottleKeys, t: i64) -> OAuthResult<()> {
+        let (pair, all) = self.client_failure_stats(keys, t).await?;
+        self.login_throttle
+            .record_failure(&[&keys.pair, &keys.all], t)
+            .await?;
+        let limits = &self.settings.client_auth;
+        let after = throttle::verdict(limits, pair.plus_one(t), all.plus_one(t), t);
+        self.client_lock_states
+            .put(&keys.pair, locked_until(after, t));
+        Ok(())
+    }
+
+    async fn client_failure_stats(
+        &self,
+        keys: &ThrottleKeys,
+        t: i64,
+    ) -> OAuthResult<(FailureStats, FailureStats)> {
+        let since = t - self.settings.client_auth.failure_window as i64;
+        let pair = self.login_throttle.failure_stats(&keys.pair, since).await?;
+        let all = self.login_throttle.failure_stats(&keys.all, since).await?;
+        Ok((pair, all))
+    }
+
+    /// The credential checks proper, without throttling.
+    async fn check_client(
         &self,
         authorization: Option<&str>,
         params: &Params,
@@ -245,7 +326,7 @@ impl Provider {
         let jti = claims
             .get("jti")
             .and_then(|v| v.as_str())
-            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .filter(|j| !j.is_empty() && j.len() <= 256 && !j.contains('\0'))
             .ok_or_else(|| fail("jti is required"))?;
         if !self
             .replay
@@ -296,6 +377,32 @@ impl Provider {
             Err(_) => Err(invalid()),
         }
     }
+}
+
+/// The throttle's keys for one authentication attempt: keyed hashes, so ids that were never
+/// registered (or were a secret pasted in the wrong field) are not stored in clear.
+struct ThrottleKeys {
+    pair: String,
+    all: String,
+}
+
+fn locked_until(v: Verdict, t: i64) -> Option<i64> {
+    (!v.is_allowed()).then(|| t + v.retry_after() as i64)
+}
+
+/// The client id an authentication attempt claims, before anything is checked: from the
+/// Basic header, the `client_id` parameter, or the `sub` of a client assertion.
+fn presented_client_id(authorization: Option<&str>, params: &Params) -> Option<String> {
+    let id = match authorization {
+        Some(h) => parse_basic(h).ok().map(|b| b.id),
+        None => params.get("client_id").map(str::to_owned).or_else(|| {
+            let assertion = params.get("client_assertion")?;
+            let claims = keys::decode_unverified(assertion).ok()?.claims;
+            claims.get("sub")?.as_str().map(str::to_owned)
+        }),
+    }?;
+    // Longer than any valid client id: still throttled, under a bounded key.
+    Some(id.chars().take(256).collect())
 }
 
 /// `aud` may be a string or an array of strings (RFC 7519 section 4.1.3).

@@ -7,6 +7,7 @@ use super::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use super::error::{OAuthError, OAuthResult};
 use super::model::{AuthorizationCode, Grant, Session, User};
 use super::params::Params;
+use super::throttle::{self, Verdict};
 use super::{Provider, now};
 use crate::audit;
 use crate::crypto::{b64url, b64url_decode, random_token};
@@ -17,8 +18,12 @@ use crate::metrics::LoginOutcome;
 pub enum LoginRejection {
     /// Wrong username or password: one generic message either way.
     WrongCredentials,
-    /// Too many failures for this username lately: refused without checking the password.
-    Throttled,
+    /// Too many recent failures from this address for this username: the next attempt is
+    /// possible in `retry_after` seconds. Refused without checking the password.
+    Throttled { retry_after: u64 },
+    /// Signing in to this username from this address is locked for `retry_after` seconds.
+    /// Refused without checking the password.
+    Locked { retry_after: u64 },
 }
 
 /// What checking a username and password came to.
@@ -104,24 +109,24 @@ impl Provider {
         source_ip: Option<IpAddr>,
     ) -> Result<LoginResult, AuthorizeError> {
         let req = self.request_from_ticket(ticket).await?;
+        let attempt = Attempt {
+            username,
+            password,
+            source_ip,
+            client_id: req.client.id.as_str(),
+        };
         let outcome = self
-            .sign_in(username, password, old_session_cookie)
+            .sign_in(&attempt, old_session_cookie)
             .await
             .map_err(|e| redirect_err(self, &req, e))?;
         let (cookie, session, user) = match outcome {
             SignIn::Rejected(reason) => {
-                let (kind, outcome) = match reason {
-                    LoginRejection::WrongCredentials => {
-                        (audit::Kind::LoginFailed, LoginOutcome::Failed)
+                self.metrics.login(match reason {
+                    LoginRejection::WrongCredentials => LoginOutcome::Failed,
+                    LoginRejection::Throttled { .. } | LoginRejection::Locked { .. } => {
+                        LoginOutcome::Locked
                     }
-                    LoginRejection::Throttled => (audit::Kind::LoginLocked, LoginOutcome::Locked),
-                };
-                self.metrics.login(outcome);
-                audit::Event::new(kind)
-                    .client(req.client.id.as_str())
-                    .username(username)
-                    .from(source_ip)
-                    .emit();
+                });
                 return Ok(LoginResult::Rejected {
                     request: Box::new(req),
                     reason,
@@ -137,11 +142,6 @@ impl Provider {
             }
         };
         self.metrics.login(LoginOutcome::Succeeded);
-        audit::Event::new(audit::Kind::LoginSucceeded)
-            .client(req.client.id.as_str())
-            .user(&user.id)
-            .from(source_ip)
-            .emit();
         let step = self
             .next_step(req, Some((session, user)), true, false)
             .await?;
@@ -151,35 +151,85 @@ impl Provider {
         })
     }
 
-    /// Checks the password, with per-account throttling of failures, and on success starts a
-    /// new session (a new id at every login: no session fixation).
+    /// Checks the password, with throttling of failures per (username, address) and per
+    /// username (`throttle`), and on success starts a new session (a new id at every login:
+    /// no session fixation).
     async fn sign_in(
         &self,
-        username: &str,
-        password: &str,
+        attempt: &Attempt<'_>,
         old_session_cookie: Option<&str>,
     ) -> OAuthResult<SignIn> {
-        // Throttling is per account, keyed by a hash of the normalised username, and the same
-        // for names that do not exist (so it reveals nothing about which do).
-        let subject = self
-            .hasher
-            .hash(&format!("login\n{}", username.trim().to_lowercase()));
+        // Keyed by a hash of the normalised username, the same for names that do not exist
+        // (so the throttle reveals nothing about which do), and never the name in clear (it
+        // is sometimes a password typed in the wrong field).
+        let name = attempt.username.trim().to_lowercase();
+        let ip = attempt
+            .source_ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        let account = self.hasher.hash(&format!("login\n{name}"));
+        let pair = self.hasher.hash(&format!("login-pair\n{name}\n{ip}"));
         let t = now();
         let limits = &self.settings.login;
-        let recent = self
-            .login_throttle
-            .count_login_failures(&subject, t - limits.failure_window as i64)
-            .await?;
-        if recent >= limits.max_failures {
-            return Ok(SignIn::Rejected(LoginRejection::Throttled));
+        let since = t - limits.failure_window as i64;
+        let pair_stats = self.login_throttle.failure_stats(&pair, since).await?;
+        let all_stats = self.login_throttle.failure_stats(&account, since).await?;
+        // A refused attempt costs no password check, for known and unknown names alike, and
+        // is not recorded (hammering a lock does not extend it).
+        match throttle::verdict(limits, pair_stats, all_stats, t) {
+            Verdict::Allow => {}
+            Verdict::Wait { retry_after } => {
+                attempt
+                    .audit(audit::Kind::LoginThrottled)
+                    .retry_after(retry_after)
+                    .emit();
+                return Ok(SignIn::Rejected(LoginRejection::Throttled { retry_after }));
+            }
+            Verdict::Locked { retry_after } => {
+                attempt
+                    .audit(audit::Kind::LoginLocked)
+                    .retry_after(retry_after)
+                    .emit();
+                return Ok(SignIn::Rejected(LoginRejection::Locked { retry_after }));
+            }
         }
-        let Some(user) = self.check_password(username, password).await? else {
-            self.login_throttle
-                .record_login_failure(&subject, t)
-                .await?;
-            return Ok(SignIn::Rejected(LoginRejection::WrongCredentials));
+        let (found, ok) = self
+            .check_password(attempt.username, attempt.password)
+            .await?;
+        let user = match found {
+            Some(user) if ok => user,
+            found => {
+                self.login_throttle
+                    .record_failure(&[&pair, &account], t)
+                    .await?;
+                let user_id = found.as_ref().map(|u| u.id.as_str());
+                attempt
+                    .audit(audit::Kind::LoginFailed)
+                    .user_opt(user_id)
+                    .emit();
+                let after =
+                    throttle::verdict(limits, pair_stats.plus_one(t), all_stats.plus_one(t), t);
+                if let Verdict::Locked { retry_after } = after {
+                    let scope = if all_stats.count + 1 >= limits.max_failures_all_addresses {
+                        "all addresses"
+                    } else {
+                        "this address"
+                    };
+                    attempt
+                        .audit(audit::Kind::LoginLocked)
+                        .user_opt(user_id)
+                        .retry_after(retry_after)
+                        .reason(scope)
+                        .emit();
+                    return Ok(SignIn::Rejected(LoginRejection::Locked { retry_after }));
+                }
+                return Ok(SignIn::Rejected(LoginRejection::WrongCredentials));
+            }
         };
-        self.login_throttle.clear_login_failures(&subject).await?;
+        // The person proved who they are from this address: its count starts again. The
+        // username's count across addresses is left alone, so an attack from elsewhere keeps
+        // being counted.
+        self.login_throttle.clear_failures(&pair).await?;
         if let Some(old) = old_session_cookie {
             self.sessions.delete_session(&self.hasher.hash(old)).await?;
         }
@@ -191,6 +241,10 @@ impl Provider {
             expires_at: t + self.settings.tokens.session_ttl as i64,
         };
         self.sessions.create_session(&session).await?;
+        attempt
+            .audit(audit::Kind::LoginSucceeded)
+            .user(&user.id)
+            .emit();
         Ok(SignIn::Done(Box::new(NewSession {
             cookie,
             session,
@@ -372,7 +426,12 @@ impl Provider {
         ))
     }
 
-    async fn check_password(&self, username: &str, password: &str) -> OAuthResult<Option<User>> {
+    /// The user of that name if there is one, and whether the password is theirs.
+    async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> OAuthResult<(Option<User>, bool)> {
         let user = if username.is_empty() || username.len() > 64 {
             None
         } else {
@@ -386,7 +445,7 @@ impl Provider {
         let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref()))
             .await
             .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
-        Ok(if ok { user } else { None })
+        Ok((user, ok))
     }
 
     fn seal_ticket(&self, raw: &str) -> String {
@@ -423,6 +482,26 @@ impl Provider {
         }
         let params = Params::parse(raw.as_bytes())?;
         self.parse_authorization_request(&params).await
+    }
+}
+
+/// One submitted login form, with where it came from.
+struct Attempt<'a> {
+    username: &'a str,
+    password: &'a str,
+    source_ip: Option<IpAddr>,
+    client_id: &'a str,
+}
+
+impl Attempt<'_> {
+    /// The audit record of this attempt: client, username (cut short) and address. A
+    /// refused attempt gets no user id (no lookup: the refusal must cost the same for names
+    /// that exist and names that do not).
+    fn audit(&self, kind: audit::Kind) -> audit::Event<'_> {
+        audit::Event::new(kind)
+            .client(self.client_id)
+            .username(self.username)
+            .from(self.source_ip)
     }
 }
 

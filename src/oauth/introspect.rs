@@ -1,6 +1,8 @@
 //! Token introspection (RFC 7662). Only authenticated confidential clients may ask
 //! (section 2.1). Anything that is not a live token of ours is `{"active": false}` with no
 //! further detail (section 2.2).
+use std::net::IpAddr;
+
 use serde_json::{Value, json};
 
 use super::error::{OAuthError, OAuthResult};
@@ -13,9 +15,15 @@ impl Provider {
         &self,
         authorization: Option<&str>,
         params: &Params,
+        source_ip: Option<IpAddr>,
     ) -> OAuthResult<Value> {
         let caller = self
-            .authenticate_client(authorization, params, &self.endpoint("/introspect"))
+            .authenticate_client(
+                authorization,
+                params,
+                &self.endpoint("/introspect"),
+                source_ip,
+            )
             .await?;
         if caller.client.is_public() {
             return Err(OAuthError::UnauthorizedClient(

@@ -15,6 +15,7 @@ pub mod params;
 pub mod pkce;
 pub mod ports;
 pub mod revoke;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::crypto::{PasswordHasher, SecretHasher};
-use crate::keys::{KeyRing, RemoteJwksCache};
+use crate::keys::{KeyRing, OutboundPolicy, RemoteJwksCache};
 use crate::metrics::Metrics;
 
 pub use error::{OAuthError, OAuthResult};
@@ -47,6 +48,8 @@ pub struct Provider {
     pub hasher: SecretHasher,
     /// Counters of this server (sign-ins, tokens); `/metrics` renders them.
     pub metrics: Arc<Metrics>,
+    /// This node's memory of client-authentication lock states (`throttle`).
+    client_lock_states: throttle::LockStateCache,
     issuer: String,
 }
 
@@ -70,9 +73,12 @@ impl Provider {
         hasher: SecretHasher,
     ) -> Self {
         let issuer = settings.issuer_str();
-        let remote_jwks = RemoteJwksCache::new().with_min_refetch(std::time::Duration::from_secs(
-            settings.keys.client_jwks_min_refetch,
-        ));
+        let outbound = OutboundPolicy {
+            allowed: settings.keys.client_jwks_allowed_networks.clone(),
+        };
+        let remote_jwks = RemoteJwksCache::with_policy(outbound).with_min_refetch(
+            std::time::Duration::from_secs(settings.keys.client_jwks_min_refetch),
+        );
         let mut provider = Self {
             settings,
             clients: ports.clients,
@@ -89,6 +95,7 @@ impl Provider {
             remote_jwks: Arc::new(remote_jwks),
             hasher,
             metrics: Arc::new(Metrics::new()),
+            client_lock_states: throttle::LockStateCache::default(),
             issuer,
         };
         provider.metadata_json = Arc::from(provider.metadata().to_string());

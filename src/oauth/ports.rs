@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use super::model::Client;
+use super::throttle::FailureStats;
 use crate::domain::ClientId;
 
 #[async_trait]
@@ -61,13 +62,15 @@ pub trait UserRepository: Send + Sync {
     async fn find_user_by_username(&self, username: &str) -> anyhow::Result<Option<User>>;
 }
 
-/// Failed sign-in attempts per account, shared by every node.
+/// Failed authentication attempts (sign-ins and client authentication), shared by every
+/// node. Subjects are opaque keyed hashes made by `oauth::throttle`'s callers.
 #[async_trait]
 pub trait LoginThrottle: Send + Sync {
-    /// Failures recorded for `subject` at or after `since`.
-    async fn count_login_failures(&self, subject: &str, since: i64) -> anyhow::Result<u64>;
-    async fn record_login_failure(&self, subject: &str, at: i64) -> anyhow::Result<()>;
-    async fn clear_login_failures(&self, subject: &str) -> anyhow::Result<()>;
+    /// Failures recorded for `subject` at or after `since`: how many, and the latest.
+    async fn failure_stats(&self, subject: &str, since: i64) -> anyhow::Result<FailureStats>;
+    /// Records one failure at `at` under each subject.
+    async fn record_failure(&self, subjects: &[&str], at: i64) -> anyhow::Result<()>;
+    async fn clear_failures(&self, subject: &str) -> anyhow::Result<()>;
 }
 
 #[async_trait]

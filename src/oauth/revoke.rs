@@ -17,7 +17,7 @@ impl Provider {
         source_ip: Option<IpAddr>,
     ) -> OAuthResult<()> {
         let caller = self
-            .authenticate_client(authorization, params, &self.endpoint("/revoke"))
+            .authenticate_client(authorization, params, &self.endpoint("/revoke"), source_ip)
             .await?;
         let token = params.require("token")?;
         if let Some(hint) = params.get("token_type_hint")

@@ -39,7 +39,7 @@ impl Provider {
     ) -> OAuthResult<TokenResponse> {
         let grant_type = params.require("grant_type")?;
         let client = self
-            .authenticate_client(authorization, params, &self.endpoint("/token"))
+            .authenticate_client(authorization, params, &self.endpoint("/token"), source_ip)
             .await?;
         let grant = GrantType::parse(grant_type).map_err(|_| {
             OAuthError::UnsupportedGrantType(format!(

@@ -1,43 +1,57 @@
-//! Failed sign-in attempts: the `LoginThrottle` port.
+//! Failed authentication attempts (sign-ins and client authentication): the `LoginThrottle`
+//! port.
 use async_trait::async_trait;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::DbResultExt;
 use super::Store;
 use super::entities::login_failure;
 use crate::crypto::random_token;
 use crate::oauth::ports::LoginThrottle;
+use crate::oauth::throttle::FailureStats;
 
 #[async_trait]
 impl LoginThrottle for Store {
-    async fn count_login_failures(&self, subject: &str, since: i64) -> anyhow::Result<u64> {
-        login_failure::Entity::find()
+    async fn failure_stats(&self, subject: &str, since: i64) -> anyhow::Result<FailureStats> {
+        let row: Option<(i64, Option<i64>)> = login_failure::Entity::find()
+            .select_only()
+            .column_as(login_failure::Column::Id.count(), "n")
+            .column_as(login_failure::Column::At.max(), "last")
             .filter(login_failure::Column::Subject.eq(subject))
             .filter(login_failure::Column::At.gte(since))
-            .count(&self.db)
+            .into_tuple()
+            .one(&self.db)
             .await
-            .db_context("failed to count failed sign-ins")
+            .db_context("failed to count failed attempts")?;
+        let (count, last_at) = row.unwrap_or((0, None));
+        Ok(FailureStats {
+            count: count.max(0) as u64,
+            last_at,
+        })
     }
 
-    async fn record_login_failure(&self, subject: &str, at: i64) -> anyhow::Result<()> {
-        let row = login_failure::ActiveModel {
+    async fn record_failure(&self, subjects: &[&str], at: i64) -> anyhow::Result<()> {
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let rows = subjects.iter().map(|subject| login_failure::ActiveModel {
             id: Set(random_token()),
-            subject: Set(subject.to_owned()),
+            subject: Set((*subject).to_owned()),
             at: Set(at),
-        };
-        login_failure::Entity::insert(row)
+        });
+        login_failure::Entity::insert_many(rows)
             .exec_without_returning(&self.db)
             .await
-            .db_context("failed to record a failed sign-in")?;
+            .db_context("failed to record a failed attempt")?;
         Ok(())
     }
 
-    async fn clear_login_failures(&self, subject: &str) -> anyhow::Result<()> {
+    async fn clear_failures(&self, subject: &str) -> anyhow::Result<()> {
         login_failure::Entity::delete_many()
             .filter(login_failure::Column::Subject.eq(subject))
             .exec(&self.db)
             .await
-            .db_context("failed to clear failed sign-ins")?;
+            .db_context("failed to clear failed attempts")?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! next step to a page or a redirect.
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
@@ -99,26 +99,19 @@ pub async fn login_post(
             reason,
         }) => {
             let chrome = page.chrome(req.ui_locales.as_deref());
-            let (status, message) = match reason {
-                LoginRejection::WrongCredentials => (StatusCode::OK, &chrome.t.wrong_credentials),
-                LoginRejection::Throttled => (StatusCode::TOO_MANY_REQUESTS, &chrome.t.throttled),
-            };
+            let (status, message, retry_after) = login_refusal(&chrome, reason);
             let username = form
                 .get("username")
                 .unwrap_or("")
                 .chars()
                 .take(64)
                 .collect();
-            let mut resp = login_page(
-                p,
-                &chrome,
-                jar,
-                &req,
-                ticket,
-                Some(message.clone()),
-                username,
-            );
+            let mut resp = login_page(p, &chrome, jar, &req, ticket, Some(message), username);
             *resp.status_mut() = status;
+            if let Some(secs) = retry_after {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
             resp
         }
         Ok(LoginResult::SignedIn {
@@ -163,6 +156,27 @@ pub async fn consent_post(
     match p.consent(&ticket, session.as_deref(), allow, ip).await {
         Ok(step) => step_response(p, &page, jar, step, ticket),
         Err(e) => authorize_error(&chrome, e),
+    }
+}
+
+/// Status, message and `Retry-After` of a refused sign-in. Throttled and locked attempts get
+/// 429 whether or not the username exists, so neither reveals which names do.
+fn login_refusal(chrome: &Chrome, reason: LoginRejection) -> (StatusCode, String, Option<u64>) {
+    let t = chrome.t;
+    match reason {
+        LoginRejection::WrongCredentials => (StatusCode::OK, t.wrong_credentials.clone(), None),
+        LoginRejection::Throttled { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            t.throttled
+                .replace("{seconds}", &retry_after.max(1).to_string()),
+            Some(retry_after),
+        ),
+        LoginRejection::Locked { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            t.locked
+                .replace("{minutes}", &retry_after.div_ceil(60).max(1).to_string()),
+            Some(retry_after),
+        ),
     }
 }
 

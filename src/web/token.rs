@@ -21,10 +21,14 @@ pub async fn token(
     Ok(no_store(Json(resp).into_response()))
 }
 
-pub async fn introspect(State(s): State<AppState>, form: OAuthForm) -> Result<Response, ApiError> {
+pub async fn introspect(
+    State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    form: OAuthForm,
+) -> Result<Response, ApiError> {
     let info = s
         .provider
-        .introspect(form.authorization.as_deref(), &form.params)
+        .introspect(form.authorization.as_deref(), &form.params, ip)
         .await?;
     Ok(no_store(Json(info).into_response()))
 }

@@ -161,14 +161,7 @@ async fn response_type_token_is_unsupported() {
 
 #[tokio::test]
 async fn denied_consent_returns_access_denied() {
-    let app = spawn_app().await;
-    web_client(&app, "web").await;
-    user(&app, "alice").await;
-    let (_, challenge) = pkce();
-    let browser = Browser::new();
-    let page = browser
-        .get(&authorize_url(&app, "web", &challenge, ""))
-        .await;
+    let (app, browser, page) = crate::flow::at_login_page().await;
     let consent = browser.login(&app, &page, "alice", PASSWORD).await;
     let back = browser.consent(&app, &consent, "deny").await;
     let q = back.callback();
@@ -179,14 +172,8 @@ async fn denied_consent_returns_access_denied() {
 
 #[tokio::test]
 async fn forms_without_a_valid_csrf_token_are_refused() {
-    let app = spawn_app().await;
-    web_client(&app, "web").await;
-    user(&app, "alice").await;
+    let (app, browser, page) = crate::flow::at_login_page().await;
     let (_, challenge) = pkce();
-    let browser = Browser::new();
-    let page = browser
-        .get(&authorize_url(&app, "web", &challenge, ""))
-        .await;
     let req = page.input("req").unwrap();
     let no_token = browser
         .post(
@@ -247,14 +234,7 @@ async fn prompt_none_without_consent_is_consent_required() {
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user_get_the_same_generic_message() {
-    let app = spawn_app().await;
-    web_client(&app, "web").await;
-    user(&app, "alice").await;
-    let (_, challenge) = pkce();
-    let browser = Browser::new();
-    let page = browser
-        .get(&authorize_url(&app, "web", &challenge, ""))
-        .await;
+    let (app, browser, page) = crate::flow::at_login_page().await;
     let wrong = browser
         .login(&app, &page, "alice", "not the password")
         .await;
@@ -310,10 +290,13 @@ async fn repeated_wrong_passwords_throttle_the_account_but_not_others() {
     let mut page = browser
         .get(&authorize_url(&app, "web", &challenge, ""))
         .await;
-    for _ in 0..3 {
+    for _ in 0..2 {
         page = browser.login(&app, &page, "alice", "wrong password").await;
         assert_eq!(page.status, 200);
     }
+    // The third failure locks this address out of the account, and says so.
+    let locked = browser.login(&app, &page, "alice", "wrong password").await;
+    assert_eq!(locked.status, 429);
     // Now even the right password is refused, with a clear message.
     let refused = browser.login(&app, &page, "Alice", PASSWORD).await;
     assert_eq!(refused.status, 429);
@@ -322,10 +305,11 @@ async fn repeated_wrong_passwords_throttle_the_account_but_not_others() {
     let mut page = browser
         .get(&authorize_url(&app, "web", &challenge, ""))
         .await;
-    for _ in 0..3 {
+    for _ in 0..2 {
         page = browser.login(&app, &page, "nobody", "wrong password").await;
         assert_eq!(page.status, 200);
     }
+    assert_eq!(browser.login(&app, &page, "nobody", "x").await.status, 429);
     assert_eq!(browser.login(&app, &page, "nobody", "x").await.status, 429);
     // Another account is unaffected.
     let ok = browser.login(&app, &page, "bob", PASSWORD).await;

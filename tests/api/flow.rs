@@ -70,9 +70,22 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 
 impl Browser {
     pub fn new() -> Self {
+        Self::with_headers(reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser whose requests reach the server through a proxy that reports `ip` as the
+    /// client (`X-Forwarded-For`); the app must trust 127.0.0.1 as a proxy.
+    pub fn from_address(ip: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Self::with_headers(headers)
+    }
+
+    fn with_headers(headers: reqwest::header::HeaderMap) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .cookie_store(true)
+                .default_headers(headers)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
@@ -241,6 +254,20 @@ pub async fn refresh(app: &TestApp, client: (&str, &str), token: &str) -> reqwes
         urlencode(token)
     );
     app.post_form("/token", &body, Some(client)).await
+}
+
+/// A fresh app with the `web` client and the user `alice`, and a browser on the login page
+/// of a default authorization request.
+pub async fn at_login_page() -> (TestApp, Browser, Page) {
+    let app = crate::helpers::spawn_app().await;
+    web_client(&app, "web").await;
+    user(&app, "alice").await;
+    let (_, challenge) = pkce();
+    let browser = Browser::new();
+    let page = browser
+        .get(&authorize_url(&app, "web", &challenge, ""))
+        .await;
+    (app, browser, page)
 }
 
 /// A fresh PKCE pair and the default authorization URL for `client_id`, signed in and

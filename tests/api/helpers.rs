@@ -195,6 +195,43 @@ impl TestApp {
         }
     }
 
+    /// Rows in a table, read over a connection of its own (to prove what a request stored).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let conn = Database::connect(&self.db_url).await.expect("connect");
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("one row");
+        let n: i64 = row.try_get("", "n").expect("count");
+        conn.close().await.ok();
+        n
+    }
+
+    /// Row counts of every table a request could write to: compare before and after an
+    /// attack to prove nothing was stored or issued.
+    pub async fn stored(&self) -> Vec<(&'static str, i64)> {
+        let mut counts = Vec::new();
+        for table in [
+            "clients",
+            "users",
+            "sessions",
+            "consents",
+            "grants",
+            "authorization_codes",
+            "refresh_tokens",
+            "grant_access_tokens",
+            "revoked_tokens",
+            "client_assertion_jtis",
+        ] {
+            counts.push((table, self.count_rows(table).await));
+        }
+        counts
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -25,5 +25,7 @@ mod authorization_code_flow;
 mod authorization_errors;
 mod branding_and_languages;
 mod browser;
+mod brute_force;
+mod hostile;
 mod refresh_rotation;
 mod sessions_and_consent;

@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_oauth_error, spawn_app, urlencode};
 
-struct ClientKey {
-    kid: String,
-    alg: Algorithm,
-    encoding: EncodingKey,
-    jwk: Value,
+pub(crate) struct ClientKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub encoding: EncodingKey,
+    pub jwk: Value,
 }
 
-fn ec_key(kid: &str) -> ClientKey {
+pub(crate) fn ec_key(kid: &str) -> ClientKey {
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let _ = rng;
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
@@ -43,19 +43,19 @@ fn ed_key(kid: &str) -> ClientKey {
     }
 }
 
-fn assertion(key: &ClientKey, claims: Value) -> String {
+pub(crate) fn assertion(key: &ClientKey, claims: Value) -> String {
     let mut header = Header::new(key.alg);
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap()
 }
 
-fn claims(app: &TestApp, client_id: &str) -> Value {
+pub(crate) fn claims(app: &TestApp, client_id: &str) -> Value {
     let now = latchkey::oauth::now();
     json!({"iss": client_id, "sub": client_id, "aud": app.url("/token"),
            "iat": now, "exp": now + 120, "jti": random_token()})
 }
 
-async fn register(app: &TestApp, id: &str, keys: &[&ClientKey]) {
+pub(crate) async fn register(app: &TestApp, id: &str, keys: &[&ClientKey]) {
     let jwks = json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()});
     app.create_client(NewClient {
         id: id.into(),
@@ -67,7 +67,7 @@ async fn register(app: &TestApp, id: &str, keys: &[&ClientKey]) {
     .await;
 }
 
-async fn token_with(app: &TestApp, jwt: &str) -> reqwest::Response {
+pub(crate) async fn token_with(app: &TestApp, jwt: &str) -> reqwest::Response {
     let body = format!(
         "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
         urlencode(latchkey::oauth::client_auth::JWT_BEARER_ASSERTION),
