@@ -78,10 +78,11 @@ impl Provider {
             .map_err(OAuthError::from)?
             .ok_or_else(|| OAuthError::invalid_request("unknown client_id"))?;
 
-        // 2. The redirect URI: exact string match (RFC 9700 section 4.1.3).
+        // 2. The redirect URI: exact string match, but for the port of a loopback
+        // registration (RFC 9700 section 2.1, RFC 8252 section 7.3).
         let (redirect_uri, given) = match params.get("redirect_uri") {
-            Some(r) => match client.redirect_uris.iter().find(|u| u.as_str() == r) {
-                Some(u) => (u.clone(), true),
+            Some(r) => match client.redirect_uris.iter().find_map(|u| u.matches(r)) {
+                Some(u) => (u, true),
                 None => {
                     return Err(OAuthError::invalid_request(
                         "redirect_uri is not registered for this client",

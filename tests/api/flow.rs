@@ -44,8 +44,16 @@ impl Page {
 
     /// The query parameters of the redirect back to the client.
     pub fn callback(&self) -> std::collections::HashMap<String, String> {
+        self.callback_to(REDIRECT)
+    }
+
+    /// The query parameters of a redirect that must go to `redirect_uri`.
+    pub fn callback_to(&self, redirect_uri: &str) -> std::collections::HashMap<String, String> {
         let loc = self.location.as_deref().expect("a redirect");
-        assert!(loc.starts_with(REDIRECT), "redirected to {loc}");
+        assert!(
+            loc.starts_with(&format!("{redirect_uri}?")),
+            "redirected to {loc}"
+        );
         url::Url::parse(loc)
             .unwrap()
             .query_pairs()

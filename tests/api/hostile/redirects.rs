@@ -163,3 +163,56 @@ async fn scope_injection_and_unknown_scopes_issue_nothing() {
     }
     assert_eq!(app.stored().await, before);
 }
+
+/// A native app listens on a port it learns only at run time: for a loopback registration
+/// the port may differ (RFC 8252 section 7.3), nothing else may, and the token request must
+/// name the port the code was sent to.
+#[tokio::test]
+async fn loopback_redirect_uri_may_use_another_port_and_only_the_port() {
+    let app = spawn_app().await;
+    let secret = web_client(&app, "web").await;
+    user(&app, "alice").await;
+    let browser = Browser::new();
+    sign_in_with_pkce(&app, &browser, "web", "alice").await;
+    let (verifier, challenge) = pkce();
+    let good = authorize_url(&app, "web", &challenge, "");
+    let native = "http://127.0.0.1:53117/callback";
+    let url = good.replace(&urlencode(REDIRECT), &urlencode(native));
+    let page = browser.get(&url).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let code = page.callback_to(native)["code"].clone();
+
+    // The registered port in the token request is not the one the code was sent to.
+    let wrong = crate::flow::exchange(&app, ("web", &secret), &code, &verifier).await;
+    assert_eq!(wrong.status(), 400);
+    assert_eq!(
+        wrong.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+
+    // A fresh code, exchanged with the URI it was sent to.
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&app, "web", &challenge, "")
+        .replace(&urlencode(REDIRECT), &urlencode(native));
+    let code = browser.get(&url).await.callback_to(native)["code"].clone();
+    let body = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={verifier}",
+        urlencode(&code),
+        urlencode(native)
+    );
+    let ok = app.post_form("/token", &body, Some(("web", &secret))).await;
+    assert_eq!(ok.status(), 200);
+
+    // Anything else that differs is still refused without a redirect.
+    for bad in [
+        "http://localhost:53117/callback",
+        "http://127.0.0.1:53117/callback/",
+        "http://127.0.0.1:053117/callback",
+        "https://127.0.0.1:53117/callback",
+    ] {
+        let url = good.replace(&urlencode(REDIRECT), &urlencode(bad));
+        let page = browser.get(&url).await;
+        assert_eq!(page.status, 400, "{bad}");
+        assert!(page.location.is_none(), "{bad}");
+    }
+}
