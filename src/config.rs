@@ -36,6 +36,23 @@ pub struct Settings {
     pub login: LoginSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    pub cache: CacheSettings,
+}
+
+/// Per-node caches of database records, each with a bound on how stale it may be. Every
+/// node reads the same database, so a change made through another node (or the CLI) is
+/// seen here within these bounds; 0 turns a cache off (every request reads the database).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Seconds a client record (secret hash, redirect URIs, scopes, ...) read from the
+    /// database is reused: a deleted client or a rotated secret stops working on every node
+    /// within this time.
+    pub client_ttl: u64,
+    /// Seconds between reloads of the revoked access-token ids from the database: an access
+    /// token revoked through another node is reported inactive by introspection and refused
+    /// by userinfo on this node within this time (at once on the node that revoked it).
+    pub revocation_refresh: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -170,6 +187,10 @@ impl Default for Settings {
                 filter: "info".into(),
                 format: "text".into(),
             },
+            cache: CacheSettings {
+                client_ttl: 2,
+                revocation_refresh: 2,
+            },
         }
     }
 }
@@ -188,6 +209,7 @@ struct Defaults {
     login: LoginSettings,
     http: HttpSettings,
     log: LogSettings,
+    cache: CacheSettings,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -202,6 +224,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "login",
     "http",
     "log",
+    "cache",
 ];
 
 impl Settings {
@@ -219,6 +242,7 @@ impl Settings {
             login: d.login,
             http: d.http,
             log: d.log,
+            cache: d.cache,
         };
         let mut fig = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = file {

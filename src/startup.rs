@@ -20,6 +20,7 @@ pub struct Application {
     router: web::Router,
     reloader: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
+    revocation_refresher: Option<tokio::task::JoinHandle<()>>,
     pub provider: Arc<Provider>,
     pub store: Store,
 }
@@ -58,6 +59,10 @@ impl Application {
         .context("failed to load signing keys")?;
         let reloader =
             keys.spawn_reloader(Duration::from_secs(settings.keys.reload_interval.max(1)));
+        let revocation_refresher = store
+            .spawn_revocation_refresher()
+            .await
+            .context("failed to load the revoked access tokens")?;
         let janitor = spawn_janitor(
             store.clone(),
             Duration::from_secs(settings.tokens.purge_interval.max(1)),
@@ -89,6 +94,7 @@ impl Application {
             router,
             reloader,
             janitor,
+            revocation_refresher,
             provider,
             store,
         })
@@ -103,6 +109,9 @@ impl Application {
         web::serve(self.listener, self.router, shutdown_signal()).await;
         self.reloader.abort();
         self.janitor.abort();
+        if let Some(r) = self.revocation_refresher {
+            r.abort();
+        }
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! This is one of only two places that import sea_orm (the other is `migrations/`). Nothing
 //! outside this module sees an entity or a `DbErr`: methods take and return domain records
 //! and `anyhow::Error` (or `StoreError` where the caller must tell a duplicate apart).
+mod caches;
 mod clients;
 mod entities;
 mod grants;
@@ -16,6 +17,7 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,6 +40,9 @@ pub use users::UserRecord;
 pub struct Store {
     db: DatabaseConnection,
     hasher: SecretHasher,
+    /// Shared by every clone, so that a change made through one is seen by all.
+    client_cache: Arc<caches::ClientCache>,
+    revoked_ids: Arc<caches::RevokedIds>,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,6 +109,12 @@ impl Store {
         Ok(Store {
             db,
             hasher: SecretHasher::new(master),
+            client_cache: Arc::new(caches::ClientCache::new(Duration::from_secs(
+                settings.cache.client_ttl,
+            ))),
+            revoked_ids: Arc::new(caches::RevokedIds::new(Duration::from_secs(
+                settings.cache.revocation_refresh,
+            ))),
         })
     }
 
