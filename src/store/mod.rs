@@ -63,6 +63,9 @@ pub enum StoreError {
     Other(#[from] anyhow::Error),
 }
 
+/// The most connections a SQLite pool opens, whatever `database_max_connections` says.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+
 /// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
 /// several nodes start at once.
 const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
@@ -70,7 +73,8 @@ const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
 impl Store {
     /// Opens a connection pool for `settings.database_url`.
     ///
-    /// SQLite: the file is created when missing; every connection gets WAL journaling, a
+    /// SQLite: at most `SQLITE_MAX_CONNECTIONS` connections; the file is created when
+    /// missing; every connection gets WAL journaling, a
     /// 5 s busy timeout and `foreign_keys = ON` (SQLite enforces foreign keys, and so the
     /// cascades of the schema, only when this pragma is set on the connection). An
     /// in-memory database (`sqlite::memory:`) is limited to one long-lived connection,
@@ -90,6 +94,14 @@ impl Store {
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None);
+            } else {
+                // SQLite writes one transaction at a time, and each pooled connection is a
+                // thread of its own with its own page cache: more than a few only add memory.
+                opts.max_connections(
+                    settings
+                        .database_max_connections
+                        .clamp(1, SQLITE_MAX_CONNECTIONS),
+                );
             }
             opts.map_sqlx_sqlite_opts(move |o| {
                 let o = o
