@@ -122,6 +122,9 @@ fn spawn_janitor(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: skip it, so that start-up (and every node restarting
+        // at once) does not begin with six DELETEs; the first purge comes one interval later.
+        tick.tick().await;
         loop {
             tick.tick().await;
             match store.purge_expired(crate::oauth::now()).await {
