@@ -99,8 +99,11 @@ async fn drive(opts: Arc<Options>) -> anyhow::Result<()> {
         .map(|i| VirtualUser::new(&opts, format!("{}{i}", opts.user_prefix)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     // Warm-up: every user signs in once (giving consent), then all loop until the deadline.
-    let warm_until = Instant::now() + Duration::from_secs_f64(opts.warmup);
+    let warm_start = Instant::now();
+    let warm_until = warm_start + Duration::from_secs_f64(opts.warmup);
     let users = run_all(users, warm_until, true).await?;
+    let warm_secs = warm_start.elapsed().as_secs_f64();
+    let warm_n: usize = users.iter().map(|(_, t)| t.latencies.len()).sum();
     let measured = Duration::from_secs_f64(opts.seconds);
     let start = Instant::now();
     let results = run_all(
@@ -130,7 +133,7 @@ async fn drive(opts: Arc<Options>) -> anyhow::Result<()> {
         all.latencies[i].as_micros()
     };
     println!(
-        "BENCH_RESULT figure=signins requests={n} seconds={elapsed:.3} rps={:.1} p50_us={} p99_us={} errors={} consent_pages={} users={}",
+        "BENCH_RESULT figure=signins requests={n} seconds={elapsed:.3} rps={:.1} p50_us={} p99_us={} errors={} consent_pages={} users={} warmup_requests={warm_n} warmup_seconds={warm_secs:.3}",
         n as f64 / elapsed,
         pct(0.50),
         pct(0.99),
