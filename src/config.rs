@@ -42,6 +42,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub branding: BrandingSettings,
+    pub cache: CacheSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -68,6 +69,22 @@ impl Default for MetricsSettings {
             ],
         }
     }
+}
+
+/// Per-node caches of database records, each with a bound on how stale it may be. Every
+/// node reads the same database, so a change made through another node (or the CLI) is
+/// seen here within these bounds; 0 turns a cache off (every request reads the database).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Seconds a client record (secret hash, redirect URIs, scopes, ...) read from the
+    /// database is reused: a deleted client or a rotated secret stops working on every node
+    /// within this time.
+    pub client_ttl: u64,
+    /// Seconds between reloads of the revoked access-token ids from the database: an access
+    /// token revoked through another node is reported inactive by introspection and refused
+    /// by userinfo on this node within this time (at once on the node that revoked it).
+    pub revocation_refresh: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -273,6 +290,10 @@ impl Default for Settings {
             },
             metrics: MetricsSettings::default(),
             branding: BrandingSettings::default(),
+            cache: CacheSettings {
+                client_ttl: 2,
+                revocation_refresh: 2,
+            },
         }
     }
 }
@@ -294,6 +315,7 @@ struct Defaults {
     log: LogSettings,
     metrics: MetricsSettings,
     branding: BrandingSettings,
+    cache: CacheSettings,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -311,6 +333,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "log",
     "metrics",
     "branding",
+    "cache",
 ];
 
 impl Settings {
@@ -331,6 +354,7 @@ impl Settings {
             log: d.log,
             metrics: d.metrics,
             branding: d.branding,
+            cache: d.cache,
         };
         let mut fig = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = file {

@@ -26,6 +26,7 @@ pub struct Application {
     shutting_down: Arc<AtomicBool>,
     reloader: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
+    revocation_refresher: Option<tokio::task::JoinHandle<()>>,
     pub provider: Arc<Provider>,
     pub store: Store,
 }
@@ -65,6 +66,10 @@ impl Application {
             Duration::from_secs(settings.keys.reload_interval.max(1)),
             Some(policy),
         );
+        let revocation_refresher = store
+            .spawn_revocation_refresher()
+            .await
+            .context("failed to load the revoked access tokens")?;
         let shared = Arc::new(store.clone());
         let provider = Arc::new(Provider::new(
             Arc::clone(&settings),
@@ -112,6 +117,7 @@ impl Application {
             shutting_down,
             reloader,
             janitor,
+            revocation_refresher,
             provider,
             store,
         })
@@ -151,6 +157,9 @@ impl Application {
         }
         self.reloader.abort();
         self.janitor.abort();
+        if let Some(r) = self.revocation_refresher {
+            r.abort();
+        }
         Ok(())
     }
 }
@@ -177,6 +186,9 @@ fn spawn_janitor(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: skip it, so that start-up (and every node restarting
+        // at once) does not begin with six DELETEs; the first purge comes one interval later.
+        tick.tick().await;
         loop {
             tick.tick().await;
             match store.purge_expired(crate::oauth::now()).await {

@@ -16,7 +16,15 @@ use crate::oauth::ports::ClientRepository;
 #[async_trait]
 impl ClientRepository for Store {
     async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Client>> {
-        self.get_client(id).await
+        if let Some(cached) = self.client_cache.get(id.as_str()) {
+            return Ok(Some(cached));
+        }
+        let read_at = std::time::Instant::now();
+        let found = self.get_client(id).await?;
+        if let Some(c) = &found {
+            self.client_cache.put(c, read_at);
+        }
+        Ok(found)
     }
 }
 
@@ -74,6 +82,8 @@ impl Store {
         txn.commit()
             .await
             .with_db_context(|| format!("failed to commit deleting client {id}"))?;
+        self.client_cache.forget(id.as_str());
+        self.revocations_changed().await;
         Ok(res.rows_affected > 0)
     }
 
@@ -97,6 +107,7 @@ impl Store {
             .exec(&self.db)
             .await
             .with_db_context(|| format!("failed to update the secret of client {id}"))?;
+        self.client_cache.forget(id.as_str());
         Ok(res.rows_affected > 0)
     }
 }

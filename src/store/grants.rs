@@ -79,6 +79,7 @@ impl GrantRepository for Store {
         txn.commit()
             .await
             .db_context("failed to commit revoking a grant")?;
+        self.revocations_changed().await;
         Ok(())
     }
 

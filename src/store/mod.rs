@@ -4,6 +4,7 @@
 //! This is one of only two places that import sea_orm (the other is `migrations/`). Nothing
 //! outside this module sees an entity or a `DbErr`: methods take and return domain records
 //! and `anyhow::Error` (or `StoreError` where the caller must tell a duplicate apart).
+mod caches;
 mod cleanup;
 mod clients;
 mod entities;
@@ -17,6 +18,7 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -40,6 +42,9 @@ pub use users::UserRecord;
 pub struct Store {
     db: DatabaseConnection,
     hasher: SecretHasher,
+    /// Shared by every clone, so that a change made through one is seen by all.
+    client_cache: Arc<caches::ClientCache>,
+    revoked_ids: Arc<caches::RevokedIds>,
 }
 
 impl std::fmt::Debug for Store {
@@ -63,6 +68,8 @@ pub enum StoreError {
 /// How long a request waits for a pooled connection. While the database is unreachable
 /// requests fail after this with 503, so it is kept short.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The most connections a SQLite pool opens, whatever `database_max_connections` says.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
 /// several nodes start at once.
@@ -71,7 +78,8 @@ const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
 impl Store {
     /// Opens a connection pool for `settings.database_url`.
     ///
-    /// SQLite: the file is created when missing; every connection gets WAL journaling, a
+    /// SQLite: at most `SQLITE_MAX_CONNECTIONS` connections; the file is created when
+    /// missing; every connection gets WAL journaling, a
     /// 5 s busy timeout and `foreign_keys = ON` (SQLite enforces foreign keys, and so the
     /// cascades of the schema, only when this pragma is set on the connection). An
     /// in-memory database (`sqlite::memory:`) is limited to one long-lived connection,
@@ -91,6 +99,14 @@ impl Store {
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None);
+            } else {
+                // SQLite writes one transaction at a time, and each pooled connection is a
+                // thread of its own with its own page cache: more than a few only add memory.
+                opts.max_connections(
+                    settings
+                        .database_max_connections
+                        .clamp(1, SQLITE_MAX_CONNECTIONS),
+                );
             }
             opts.map_sqlx_sqlite_opts(move |o| {
                 let o = o
@@ -110,6 +126,12 @@ impl Store {
         Ok(Store {
             db,
             hasher: SecretHasher::new(master),
+            client_cache: Arc::new(caches::ClientCache::new(Duration::from_secs(
+                settings.cache.client_ttl,
+            ))),
+            revoked_ids: Arc::new(caches::RevokedIds::new(Duration::from_secs(
+                settings.cache.revocation_refresh,
+            ))),
         })
     }
 

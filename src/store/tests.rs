@@ -13,8 +13,8 @@ use crate::crypto::MasterKey;
 use crate::domain::ClientId;
 use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken, Session, User};
 use crate::oauth::ports::{
-    AccessTokenRevocations, AssertionReplayCache, ConsentRepository, GrantRepository,
-    SessionRepository, UserRepository,
+    AccessTokenRevocations, AssertionReplayCache, ClientRepository, ConsentRepository,
+    GrantRepository, SessionRepository, UserRepository,
 };
 
 /// Runs `f` on a fresh SQLite store and, when configured, on a fresh PostgreSQL store.
@@ -197,6 +197,61 @@ async fn concurrent_replays_are_accepted_exactly_once() {
             }
         }
         assert_eq!(accepted, 1);
+    })
+    .await;
+}
+
+/// Another node on the same database: the same pool, caches of its own.
+fn another_node(store: &Store, client_ttl: std::time::Duration) -> Store {
+    Store {
+        db: store.db.clone(),
+        hasher: store.hasher.clone(),
+        client_cache: std::sync::Arc::new(super::caches::ClientCache::new(client_ttl)),
+        revoked_ids: std::sync::Arc::new(super::caches::RevokedIds::new(
+            std::time::Duration::from_secs(60),
+        )),
+    }
+}
+
+#[tokio::test]
+async fn revocations_are_seen_at_once_here_and_after_the_next_reload_elsewhere() {
+    on_each_backend(|a| async move {
+        let b = another_node(&a, std::time::Duration::from_secs(60));
+        let c = ClientId::parse("svc").unwrap();
+        a.revoke_access_token("before", &c, unix_now() + 60)
+            .await
+            .unwrap();
+        a.reload_revoked_ids().await.unwrap();
+        b.reload_revoked_ids().await.unwrap();
+        assert!(b.is_access_token_revoked("before").await.unwrap());
+
+        a.revoke_access_token("t1", &c, unix_now() + 60)
+            .await
+            .unwrap();
+        assert!(a.is_access_token_revoked("t1").await.unwrap());
+        // Node B holds its set until its next reload (at most cache.revocation_refresh).
+        assert!(!b.is_access_token_revoked("t1").await.unwrap());
+        b.reload_revoked_ids().await.unwrap();
+        assert!(b.is_access_token_revoked("t1").await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cached_clients_are_dropped_on_change_here_and_expire_elsewhere() {
+    on_each_backend(|a| async move {
+        let (_, id) = seed(&a).await;
+        let b = another_node(&a, std::time::Duration::from_millis(300));
+        assert!(a.find_client(&id).await.unwrap().is_some());
+        assert!(b.find_client(&id).await.unwrap().is_some());
+        clients::delete(&a, id.as_str()).await.unwrap();
+        assert!(a.find_client(&id).await.unwrap().is_none(), "changed here");
+        assert!(
+            b.find_client(&id).await.unwrap().is_some(),
+            "node B may serve its copy until client_ttl"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert!(b.find_client(&id).await.unwrap().is_none(), "expired");
     })
     .await;
 }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
+    QuerySelect,
 };
 
 use super::DbResultExt;
@@ -89,6 +90,7 @@ impl AccessTokenRevocations for Store {
             .exec_without_returning(&self.db)
             .await
             .db_context("failed to record a revoked access token")?;
+        self.revoked_ids.add(jti);
         // A revoked token past its expiry is rejected anyway; drop such rows now and then.
         if now_and_then()
             && let Err(e) = revoked_token::Entity::delete_many()
@@ -102,11 +104,72 @@ impl AccessTokenRevocations for Store {
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> anyhow::Result<bool> {
+        if let Some(revoked) = self.revoked_ids.lookup(jti) {
+            return Ok(revoked);
+        }
         let row = revoked_token::Entity::find_by_id(jti.to_owned())
             .one(&self.db)
             .await
             .db_context("failed to look up a revoked access token")?;
         Ok(row.is_some())
+    }
+}
+
+impl Store {
+    /// Reloads the in-memory set of revoked access-token ids (see `caches::RevokedIds`):
+    /// the ids of every revoked token that has not expired.
+    pub async fn reload_revoked_ids(&self) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let ids = revoked_token::Entity::find()
+            .select_only()
+            .column(revoked_token::Column::Jti)
+            .filter(revoked_token::Column::ExpiresAt.gt(unix_now()))
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await
+            .db_context("failed to load the revoked access token ids")?;
+        self.revoked_ids.replace(ids.into_iter().collect(), started);
+        Ok(())
+    }
+
+    /// After a write that may have revoked access tokens in bulk (a grant, a user or a
+    /// client): reload at once, so this node honours it without waiting for the refresh.
+    pub(super) async fn revocations_changed(&self) {
+        if self.revoked_ids.enabled()
+            && let Err(e) = self.reload_revoked_ids().await
+        {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "reloading revoked access token ids failed"
+            );
+        }
+    }
+
+    /// Loads the revoked access-token ids, then reloads them every
+    /// `cache.revocation_refresh`; `None` when that cache is off.
+    pub async fn spawn_revocation_refresher(
+        &self,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        if !self.revoked_ids.enabled() {
+            return Ok(None);
+        }
+        self.reload_revoked_ids().await?;
+        let store = self.clone();
+        let every = self.revoked_ids.refresh_interval();
+        Ok(Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = store.reload_revoked_ids().await {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "reloading revoked access token ids failed"
+                    );
+                }
+            }
+        })))
     }
 }
 

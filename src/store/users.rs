@@ -141,6 +141,7 @@ impl Store {
         txn.commit()
             .await
             .with_db_context(|| format!("failed to commit deleting user {username:?}"))?;
+        self.revocations_changed().await;
         Ok(res.rows_affected > 0)
     }
 }

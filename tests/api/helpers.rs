@@ -141,6 +141,8 @@ async fn spawn_node(
         ..Settings::default()
     };
     settings.keys.reload_interval = 1;
+    settings.cache.revocation_refresh = 1;
+    settings.cache.client_ttl = 1;
     configure(&mut settings);
     let app = Application::build_with_listener(settings, listener)
         .await
@@ -162,6 +164,26 @@ async fn spawn_node(
 }
 
 impl TestApp {
+    /// Whether `check` comes true within the staleness bound of the per-node caches (1 s in
+    /// tests, see `cache.*`) plus a margin for a busy machine: for changes made on another
+    /// node, which this one may see only after its next reload.
+    pub async fn eventually<F, Fut>(&self, mut check: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if check().await {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Another node of the same deployment: same database, master key and issuer, its own
     /// process state and port.
     pub async fn second_node(&self) -> TestApp {

@@ -14,10 +14,12 @@ async fn tokens_codes_sessions_and_revocations_work_across_nodes() {
     let svc = a.create_service_client("svc", &[]).await;
     user(&a, "alice").await;
 
-    // A service token from node A introspects on node B; revoked on B, inactive on A.
+    // A service token from node A introspects on node B; revoked on B: inactive on B at
+    // once, and on A within `cache.revocation_refresh` (1 s here, the spawn_app default).
     let token = a.client_credentials_token("svc", &svc, "").await;
     let token = token["access_token"].as_str().unwrap();
     assert_eq!(b.introspect(token, ("svc", &svc)).await["active"], true);
+    assert_eq!(a.introspect(token, ("svc", &svc)).await["active"], true);
     let resp = b
         .post_form(
             "/revoke",
@@ -26,7 +28,12 @@ async fn tokens_codes_sessions_and_revocations_work_across_nodes() {
         )
         .await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(a.introspect(token, ("svc", &svc)).await["active"], false);
+    assert_eq!(b.introspect(token, ("svc", &svc)).await["active"], false);
+    assert!(
+        a.eventually(|| async { a.introspect(token, ("svc", &svc)).await["active"] == false })
+            .await,
+        "node A still reports a token revoked on node B active after the refresh bound"
+    );
 
     // Sign in on node A, then node B knows the session (the same browser, another node).
     let browser = Browser::new();
