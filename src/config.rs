@@ -42,6 +42,62 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub branding: BrandingSettings,
+    /// `/forward-auth`, called by API gateways (nginx `auth_request`, Traefik `ForwardAuth`,
+    /// Envoy `ext_authz`) for every request; docs/gateways.md.
+    pub forward_auth: ForwardAuthSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardAuthSettings {
+    /// What each route requires: the rule with a matching host and the longest matching
+    /// path prefix applies. No matching rule: a valid access token, no scope or audience.
+    pub rules: Vec<ForwardAuthRule>,
+    /// Access-token claims passed to the upstream as headers: claim name -> header name
+    /// (e.g. `auth_time = "X-Auth-Time"`). For session requests the user's `name`, `email`
+    /// and `preferred_username` are available too.
+    pub claim_headers: std::collections::BTreeMap<String, String>,
+    /// Hosts a browser may be sent back to after signing in: `app.example.com` (exactly that
+    /// host) or `.example.com` (that domain and its subdomains). Other hosts get no redirect.
+    pub allowed_redirect_domains: Vec<String>,
+    /// Where rules with `session = "redirect"` send a browser without a session; the
+    /// original URL is added as the `rd` query parameter.
+    pub sign_in_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardAuthRule {
+    /// Host name the rule is for (case-insensitive, port ignored); unset: every host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Path prefix, matched on whole segments (`/api` matches `/api` and `/api/x`, not `/apix`).
+    #[serde(default = "root_path")]
+    pub path_prefix: String,
+    /// Scopes an access token must carry, all of them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Audiences an access token's `aud` must contain, all of them.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Browsers with a Latchkey session and no token: `deny` (401), `allow` (200 with the
+    /// session's subject; `scopes` and `audiences` apply to tokens only) or `redirect`
+    /// (like `allow`, and without a session sent to `sign_in_url`).
+    #[serde(default)]
+    pub session: SessionPolicy,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionPolicy {
+    #[default]
+    Deny,
+    Allow,
+    Redirect,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -273,6 +329,7 @@ impl Default for Settings {
             },
             metrics: MetricsSettings::default(),
             branding: BrandingSettings::default(),
+            forward_auth: ForwardAuthSettings::default(),
         }
     }
 }
@@ -294,6 +351,7 @@ struct Defaults {
     log: LogSettings,
     metrics: MetricsSettings,
     branding: BrandingSettings,
+    forward_auth: ForwardAuthSettings,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -311,6 +369,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "log",
     "metrics",
     "branding",
+    "forward_auth",
 ];
 
 impl Settings {
@@ -331,6 +390,7 @@ impl Settings {
             log: d.log,
             metrics: d.metrics,
             branding: d.branding,
+            forward_auth: d.forward_auth,
         };
         let mut fig = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = file {
@@ -391,7 +451,32 @@ impl Settings {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be text or json");
         }
-        self.validate_branding()
+        self.validate_branding()?;
+        self.validate_forward_auth()
+    }
+
+    fn validate_forward_auth(&self) -> anyhow::Result<()> {
+        let f = &self.forward_auth;
+        for rule in &f.rules {
+            if !rule.path_prefix.starts_with('/') {
+                bail!("forward_auth.rules: path_prefix must start with /");
+            }
+            for s in &rule.scopes {
+                crate::domain::ScopeToken::parse(s)
+                    .with_context(|| format!("forward_auth.rules: {s:?} is not a scope"))?;
+            }
+            if rule.session == SessionPolicy::Redirect && f.sign_in_url.is_none() {
+                bail!("forward_auth.rules: session = \"redirect\" needs forward_auth.sign_in_url");
+            }
+        }
+        for header in f.claim_headers.values() {
+            // RFC 9110 section 5.1: a field name is a token.
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if header.is_empty() || !header.chars().all(token) {
+                bail!("forward_auth.claim_headers: {header:?} is not a header name");
+            }
+        }
+        Ok(())
     }
 
     fn validate_branding(&self) -> anyhow::Result<()> {
