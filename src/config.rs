@@ -577,6 +577,72 @@ mod tests {
     }
 
     #[test]
+    fn forward_auth_rules_load_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("latchkey-fa-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("latchkey.toml");
+        std::fs::write(
+            &file,
+            r#"
+[forward_auth]
+allowed_redirect_domains = [".example.com"]
+sign_in_url = "https://portal.example.com/sign-in"
+claim_headers = { auth_time = "X-Auth-Time" }
+
+[[forward_auth.rules]]
+host = "api.example.com"
+path_prefix = "/orders"
+scopes = ["orders:read"]
+
+[[forward_auth.rules]]
+session = "redirect"
+"#,
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let f = &s.forward_auth;
+        assert_eq!(f.rules.len(), 2);
+        assert_eq!(f.rules[0].host.as_deref(), Some("api.example.com"));
+        assert_eq!(f.rules[0].scopes, ["orders:read"]);
+        assert_eq!(f.rules[0].session, SessionPolicy::Deny);
+        assert_eq!(f.rules[1].path_prefix, "/");
+        assert_eq!(f.rules[1].session, SessionPolicy::Redirect);
+        assert_eq!(f.claim_headers["auth_time"], "X-Auth-Time");
+    }
+
+    #[test]
+    fn forward_auth_settings_that_cannot_work_are_refused() {
+        let rule = |session| ForwardAuthRule {
+            host: None,
+            path_prefix: "/app".into(),
+            scopes: vec!["read".into()],
+            audiences: Vec::new(),
+            session,
+        };
+        let mut s = Settings::default();
+        s.forward_auth.rules = vec![rule(SessionPolicy::Allow)];
+        assert!(s.validate().is_ok());
+        s.forward_auth.rules = vec![rule(SessionPolicy::Redirect)];
+        assert!(s.validate().is_err(), "redirect without sign_in_url");
+        s.forward_auth.sign_in_url = Some(Url::parse("https://portal.example.com/in").unwrap());
+        assert!(s.validate().is_ok());
+        let mut bad = rule(SessionPolicy::Deny);
+        bad.scopes = vec!["two words".into()];
+        s.forward_auth.rules = vec![bad];
+        assert!(s.validate().is_err(), "scope");
+        let mut bad = rule(SessionPolicy::Deny);
+        bad.path_prefix = "app".into();
+        s.forward_auth.rules = vec![bad];
+        assert!(s.validate().is_err(), "path prefix");
+        s.forward_auth.rules = Vec::new();
+        s.forward_auth.claim_headers = [("email".to_owned(), "X-Auth-Email\r\n".to_owned())]
+            .into_iter()
+            .collect();
+        assert!(s.validate().is_err(), "header name");
+    }
+
+    #[test]
     fn a_period_shorter_than_the_pre_publication_is_refused() {
         let mut s = Settings::default();
         s.keys.rotation_period = 300;
