@@ -42,10 +42,24 @@ pub async fn forward_auth(
         }
     };
     // The X-Forwarded-* headers describe the original request only when the gateway wrote
-    // them; from anyone else they are ignored (docs/gateways.md).
+    // them (docs/gateways.md).
     let trusted = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .is_some_and(|ConnectInfo(a)| is_trusted(a.ip(), &p.settings.http.trusted_proxies));
+    if !trusted
+        && (headers.contains_key("x-forwarded-uri") || headers.contains_key("x-forwarded-host"))
+    {
+        // A gateway whose address is missing from http.trusted_proxies: judging the request
+        // by the Host header and "/" instead would apply the wrong rule, so refuse (fail
+        // closed) and say why in the log.
+        tracing::warn!(
+            "forward-auth request with X-Forwarded-Uri/Host from a caller not in http.trusted_proxies"
+        );
+        return Err(OAuthError::invalid_request(
+            "X-Forwarded-Host and X-Forwarded-Uri are accepted only from http.trusted_proxies",
+        )
+        .into());
+    }
     let target = target(&headers, &uri, trusted);
     let demands = demands(&headers)?;
     let cookie = jar

@@ -208,15 +208,28 @@ async fn audience_of_the_rule_is_required() {
 }
 
 #[tokio::test]
-async fn forwarded_headers_from_an_untrusted_caller_are_ignored() {
-    // No trusted proxies: the caller cannot pick a laxer rule with X-Forwarded-Uri, and the
-    // Envoy-style path suffix is what counts.
+async fn forwarded_headers_from_an_untrusted_caller_are_refused() {
+    // No trusted proxies: the caller cannot pick a laxer rule with X-Forwarded-Uri, and a
+    // gateway missing from http.trusted_proxies fails closed instead of being judged as "/".
     let app = crate::helpers::spawn_app_with(|s| {
         s.forward_auth.rules = vec![rule(None, "/", &[]), rule(None, "/admin", &["write"])];
     })
     .await;
     let secret = app.create_service_client("svc", &["read", "write"]).await;
     let read = token(&app, &secret, "read").await;
+    for name in ["x-forwarded-uri", "x-forwarded-host"] {
+        let resp = app
+            .http
+            .get(app.url("/forward-auth/admin/users"))
+            .header(name, "/public")
+            .bearer_auth(&read)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{name}");
+        assert_eq!(header(&resp, "x-auth-subject"), "", "{name}");
+    }
+    // Envoy style: the path after /forward-auth, whatever the method.
     for method in [
         reqwest::Method::GET,
         reqwest::Method::POST,
@@ -225,7 +238,6 @@ async fn forwarded_headers_from_an_untrusted_caller_are_ignored() {
         let resp = app
             .http
             .request(method.clone(), app.url("/forward-auth/admin/users?page=2"))
-            .header("x-forwarded-uri", "/public")
             .bearer_auth(&read)
             .send()
             .await
