@@ -80,7 +80,14 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// the documented nginx configuration), else the `Host` header and the path after
 /// `/forward-auth` (Envoy).
 fn target(headers: &HeaderMap, uri: &Uri, trusted: bool) -> Target {
-    let forwarded = |name| trusted.then(|| header_str(headers, name)).flatten();
+    // Lossy: a URI with bytes that are not UTF-8 must still be judged by its path, never
+    // fall back to "/".
+    let forwarded = |name: &str| {
+        trusted
+            .then(|| headers.get(name))
+            .flatten()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
     let suffix = uri
         .path_and_query()
         .map_or("/", |pq| pq.as_str())
@@ -88,11 +95,10 @@ fn target(headers: &HeaderMap, uri: &Uri, trusted: bool) -> Target {
         .unwrap_or("/");
     let suffix = if suffix.starts_with('/') { suffix } else { "/" };
     Target {
-        scheme: forwarded("x-forwarded-proto").map(str::to_owned),
+        scheme: forwarded("x-forwarded-proto"),
         host: forwarded("x-forwarded-host")
-            .or_else(|| header_str(headers, "host"))
-            .map(str::to_owned),
-        uri: forwarded("x-forwarded-uri").unwrap_or(suffix).to_owned(),
+            .or_else(|| header_str(headers, "host").map(str::to_owned)),
+        uri: forwarded("x-forwarded-uri").unwrap_or_else(|| suffix.to_owned()),
     }
 }
 

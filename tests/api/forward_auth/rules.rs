@@ -112,6 +112,20 @@ async fn longest_prefix_on_the_host_decides_the_scopes() {
         ("other.example.com", "/anything", 403),
         ("third.example.com", "/admin", 200),
     ];
+    // Bytes that are not UTF-8 do not hide the path.
+    let resp = app
+        .http
+        .get(app.url("/forward-auth"))
+        .header("x-forwarded-host", "api.example.com")
+        .header(
+            "x-forwarded-uri",
+            reqwest::header::HeaderValue::from_bytes(b"/admin/\xff\xfe").unwrap(),
+        )
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
     for (host, uri, status) in cases {
         let resp = check(&app, host, uri, Some(&read)).await;
         assert_eq!(resp.status(), status, "{host}{uri}");
