@@ -107,3 +107,30 @@ async fn browser_without_session_is_sent_to_sign_in_only_for_allowed_domains() {
     let page = get(&browser, &url, "portal.example.com", "//evil.test/portal").await;
     assert_ne!(page.status, 302);
 }
+
+#[tokio::test]
+async fn id_token_is_no_access_token_and_the_user_access_token_names_the_user() {
+    let (app, _) = gateway_app(configure).await;
+    let secret = web_client(&app, "web").await;
+    let alice = user(&app, "alice").await;
+    let browser = Browser::new();
+    let (q, verifier, _) = sign_in_with_pkce(&app, &browser, "web", "alice").await;
+    let tokens: serde_json::Value =
+        crate::flow::exchange(&app, ("web", &secret), &q["code"], &verifier)
+            .await
+            .json()
+            .await
+            .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let access_token = tokens["access_token"].as_str().unwrap();
+
+    let resp = super::check(&app, "api.example.com", "/api/x", Some(id_token)).await;
+    assert_eq!(resp.status(), 401);
+    assert!(super::header(&resp, "www-authenticate").contains("error=\"invalid_token\""));
+
+    let resp = super::check(&app, "api.example.com", "/api/x", Some(access_token)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(super::header(&resp, "x-auth-subject"), alice);
+    assert_eq!(super::header(&resp, "x-auth-client-id"), "web");
+    assert!(super::header(&resp, "x-auth-scopes").contains("openid"));
+}
