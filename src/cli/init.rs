@@ -158,6 +158,20 @@ product_name = "Latchkey"
 # background_color = "#f3f4f7"
 # assets_dir = "/etc/latchkey/branding"
 # stylesheet = "brand.css"           # a file in assets_dir, loaded after the built-in styles
+
+# [forward_auth]
+# /forward-auth for API gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz);
+# docs/gateways.md. The gateway's address must be in http.trusted_proxies.
+# allowed_redirect_domains = [".example.com"]   # where browsers may be sent back to
+# sign_in_url = "https://portal.example.com/sign-in"
+# claim_headers = {{ auth_time = "X-Auth-Time" }}
+#
+# [[forward_auth.rules]]                        # longest matching path_prefix wins
+# host = "api.example.com"
+# path_prefix = "/orders"
+# scopes = ["orders:read"]
+# audiences = ["https://api.example.com"]
+# session = "deny"                              # or "allow", "redirect"
 "##,
         max_conn = d.database_max_connections,
         att = t.access_token_ttl,

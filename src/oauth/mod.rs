@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod forward_auth;
 pub mod grants;
 pub mod id_token;
 pub mod interaction;

@@ -34,7 +34,7 @@ impl FromRequestParts<AppState> for ClientAddr {
     }
 }
 
-fn is_trusted(addr: IpAddr, trusted: &[IpNet]) -> bool {
+pub(super) fn is_trusted(addr: IpAddr, trusted: &[IpNet]) -> bool {
     let addr = canonical(addr);
     trusted.iter().any(|net| net.contains(&addr))
 }

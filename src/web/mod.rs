@@ -7,6 +7,7 @@ mod client_addr;
 mod discovery;
 mod error;
 mod extract;
+mod forward_auth;
 mod health;
 mod jwks;
 mod logout;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -109,6 +110,8 @@ pub fn router(state: AppState) -> Router {
             get(authorize::form_page_get).post(authorize::consent_post),
         )
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
+        .route("/forward-auth", any(forward_auth::forward_auth))
+        .route("/forward-auth/{*path}", any(forward_auth::forward_auth))
         .route("/static/{file}", get(assets::asset))
         .route("/branding/{file}", get(assets::branding_asset))
         .route("/healthz", get(health::healthz))

@@ -14,6 +14,7 @@ mod discovery;
 mod error_responses;
 mod faults;
 mod flow;
+mod forward_auth;
 mod introspection;
 mod keys;
 mod metrics;
