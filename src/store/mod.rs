@@ -7,6 +7,7 @@
 mod cleanup;
 mod clients;
 mod entities;
+mod exchange_policy;
 mod grants;
 mod keys;
 mod login_failures;
