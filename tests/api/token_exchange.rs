@@ -141,6 +141,9 @@ async fn three_services_delegate_along_a_chain_with_nested_act() {
     assert_eq!(t1["token_type"], "Bearer");
     assert_eq!(t1["scope"], "inventory:read orders:read");
     assert!(t1.get("refresh_token").is_none() && t1.get("id_token").is_none());
+    // Short-lived: tokens.exchanged_token_ttl (300 s), not the 3600 s of access tokens.
+    let lifetime = t1["expires_in"].as_u64().unwrap();
+    assert!((299..=300).contains(&lifetime), "{t1}");
     let (_, c1) = app.verify_jwt(at(&t1), "service-b").await;
     assert_eq!(c1["sub"], alice);
     assert_eq!(c1["client_id"], "app-a");

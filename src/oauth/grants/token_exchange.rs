@@ -94,7 +94,12 @@ pub async fn exchange(
         audience: &audience,
         auth_time: subject.claims.get("auth_time").and_then(Value::as_i64),
         act,
-        expires_at_most: Some(subject.exp),
+        // Short-lived, and never outliving the token it was exchanged for.
+        expires_at_most: Some(
+            subject
+                .exp
+                .min(now() + p.settings.tokens.exchanged_token_ttl as i64),
+        ),
     })?;
     tracing::debug!(client_id = %client.id, scope = %scope, "issued a token by token exchange");
     // The subject is a person unless it is a service's own token (client credentials).
