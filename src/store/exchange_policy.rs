@@ -72,3 +72,36 @@ pub fn parse(m: row::Model) -> anyhow::Result<ExchangePolicy> {
         may_impersonate: m.may_impersonate,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(audiences: &str, scopes: &str) -> row::Model {
+        row::Model {
+            client_id: "svc".into(),
+            audiences: audiences.into(),
+            scopes: scopes.into(),
+            may_impersonate: false,
+            updated_at: 1,
+        }
+    }
+
+    #[test]
+    fn a_valid_row_parses() {
+        let p = parse(row(r#"["orders","https://b.example/api"]"#, "a b")).unwrap();
+        assert_eq!(p.audiences, ["orders", "https://b.example/api"]);
+        assert_eq!(p.scope.to_string(), "a b");
+    }
+
+    #[test]
+    fn rows_edited_into_nonsense_are_refused() {
+        assert!(parse(row("[]", "a")).is_err(), "no audience");
+        assert!(parse(row("orders", "a")).is_err(), "not JSON");
+        assert!(parse(row(r#"["two words"]"#, "a")).is_err(), "bad audience");
+        assert!(
+            parse(row(r#"["orders"]"#, "bad\u{1}scope")).is_err(),
+            "bad scope"
+        );
+    }
+}
