@@ -219,6 +219,9 @@ pub struct ThrottleSettings {
 pub struct TokenSettings {
     /// Access token lifetime, seconds.
     pub access_token_ttl: u64,
+    /// Lifetime of a token issued by token exchange (RFC 8693), seconds; never more than
+    /// `access_token_ttl` nor the subject token's remaining life.
+    pub exchanged_token_ttl: u64,
     /// Default JWS algorithm for access tokens; a client may override it.
     pub access_token_alg: SigningAlg,
     /// `aud` of access tokens when the request names no `resource`; the issuer when unset.
@@ -304,6 +307,7 @@ impl Default for Settings {
             master_key_file: PathBuf::from("latchkey.master.key"),
             tokens: TokenSettings {
                 access_token_ttl: 3600,
+                exchanged_token_ttl: 300,
                 access_token_alg: SigningAlg::RS256,
                 default_audience: None,
                 authorization_code_ttl: 60,
@@ -454,7 +458,10 @@ impl Settings {
         {
             bail!("database_url must start with sqlite:, postgres:// or postgresql://");
         }
-        if self.tokens.access_token_ttl == 0 || self.tokens.authorization_code_ttl == 0 {
+        if self.tokens.access_token_ttl == 0
+            || self.tokens.authorization_code_ttl == 0
+            || self.tokens.exchanged_token_ttl == 0
+        {
             bail!("token lifetimes must be positive");
         }
         let policy = self.rotation_policy();

@@ -2,6 +2,7 @@
 //! async functions add storage.
 use std::collections::BTreeSet;
 
+use super::exchange::{self, NewExchangePolicy};
 use super::jwks::{parse_jwks_uri, validate_jwks};
 use super::{AdminError, validate_display_name};
 use crate::audit;
@@ -43,6 +44,8 @@ pub struct NewClient {
     pub no_pkce: bool,
     /// Refresh tokens without `offline_access` (needs the refresh_token grant).
     pub always_issue_refresh_token: bool,
+    /// Token exchange (RFC 8693) policy; empty means none.
+    pub exchange: NewExchangePolicy,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -113,6 +116,11 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
     for s in &new.grant_types {
         grants.insert(GrantType::parse(s).map_err(AdminError::invalid)?);
     }
+    if grants.contains(&GrantType::TokenExchange) {
+        return Err(AdminError::invalid(
+            "token exchange is allowed by a policy, not a grant type: use --exchange-audience (and --exchange-scope)",
+        ));
+    }
     if grants.is_empty() {
         if redirect_uris.is_empty() {
             if is_public {
@@ -161,6 +169,11 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
         None if has_keys && new.secret.is_none() => AuthMethod::PrivateKeyJwt,
         None => AuthMethod::ClientSecretBasic,
     };
+
+    let exchange_policy = exchange::build(&new.exchange)?;
+    if exchange_policy.is_some() && auth_method == AuthMethod::None {
+        return Err(AdminError::invalid(exchange::PUBLIC_CLIENT));
+    }
 
     let mut generated_secret = None;
     let mut secret_hash = None;
@@ -264,6 +277,7 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
         first_party: new.first_party,
         require_pkce: !new.no_pkce,
         always_issue_refresh_token: new.always_issue_refresh_token,
+        exchange: exchange_policy,
         created_at: now,
     };
     Ok(CreatedClient {

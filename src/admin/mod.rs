@@ -5,6 +5,7 @@
 //! No clap types and no sea_orm here: `cli` maps arguments into these structs and prints
 //! the results; `store` does the writing.
 pub mod clients;
+pub mod exchange;
 mod jwks;
 pub mod users;
 

@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use super::admin_err;
 use super::output::{field, table, time, yes_no};
 use crate::admin::clients::{self, NewClient};
-use crate::oauth::model::Client;
+use crate::admin::exchange::{self, NewExchangePolicy};
+use crate::oauth::model::{Client, ExchangePolicy};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -33,6 +34,41 @@ pub enum ClientsCommand {
         /// The client id.
         id: String,
     },
+    /// Set the client's token exchange (RFC 8693) policy, replacing the old one; with no
+    /// --exchange-* flag, remove it (the client may then not exchange tokens).
+    ExchangePolicy {
+        /// The client id.
+        id: String,
+        #[command(flatten)]
+        policy: ExchangeArgs,
+    },
+}
+
+/// A token exchange (RFC 8693) policy.
+#[derive(Debug, Args)]
+pub struct ExchangeArgs {
+    /// A downstream audience (a name or URI) the client may exchange a user's access token
+    /// for; repeat for several. Needed for token exchange.
+    #[arg(long = "exchange-audience", value_name = "AUD")]
+    pub exchange_audience: Vec<String>,
+    /// A scope the client may pass on by exchange (also limited by the subject token's
+    /// scopes); repeat or separate with spaces.
+    #[arg(long = "exchange-scope", value_name = "SCOPE")]
+    pub exchange_scope: Vec<String>,
+    /// Exchanged tokens may omit the `act` claim naming the client (impersonation) when
+    /// the client sends no actor_token. Without this, every exchanged token names it.
+    #[arg(long)]
+    pub may_impersonate: bool,
+}
+
+impl ExchangeArgs {
+    fn into_new(self) -> NewExchangePolicy {
+        NewExchangePolicy {
+            audiences: self.exchange_audience,
+            scopes: self.exchange_scope,
+            may_impersonate: self.may_impersonate,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +125,8 @@ pub struct CreateArgs {
     /// Issue refresh tokens even when the app does not ask for offline_access.
     #[arg(long)]
     pub always_issue_refresh_token: bool,
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
 }
 
 pub async fn run(cmd: ClientsCommand, store: &Store) -> anyhow::Result<()> {
@@ -132,6 +170,19 @@ pub async fn run(cmd: ClientsCommand, store: &Store) -> anyhow::Result<()> {
             print_secret(&secret);
             Ok(())
         }
+        ClientsCommand::ExchangePolicy { id, policy } => {
+            let set = exchange::set_policy(store, &id, &policy.into_new())
+                .await
+                .map_err(admin_err)?;
+            match set {
+                Some(p) => {
+                    out!("set the token exchange policy of client {id}");
+                    print_exchange(Some(&p));
+                }
+                None => out!("removed the token exchange policy of client {id}"),
+            }
+            Ok(())
+        }
     }
 }
 
@@ -160,6 +211,7 @@ async fn create(args: CreateArgs, store: &Store) -> anyhow::Result<()> {
         first_party: args.first_party,
         no_pkce: args.no_pkce,
         always_issue_refresh_token: args.always_issue_refresh_token,
+        exchange: args.exchange.into_new(),
     };
     let created = clients::create(store, new).await.map_err(admin_err)?;
     out!("created client {}", created.client.id);
@@ -230,7 +282,22 @@ fn print_client(c: &Client) {
         "always_issue_refresh_token",
         yes_no(c.always_issue_refresh_token),
     );
+    print_exchange(c.exchange.as_ref());
     field("created_at", time(c.created_at));
+}
+
+fn print_exchange(p: Option<&ExchangePolicy>) {
+    let Some(p) = p else {
+        field("token_exchange", "no");
+        return;
+    };
+    field("exchange_audiences", p.audiences.join(" "));
+    let scope = p.scope.to_string();
+    field(
+        "exchange_scope",
+        if scope.is_empty() { "(none)" } else { &scope },
+    );
+    field("may_impersonate", yes_no(p.may_impersonate));
 }
 
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>, sep: &str) -> String {

@@ -76,6 +76,11 @@ impl Scope {
         Self(self.0.difference(&other.0).cloned().collect())
     }
 
+    /// The tokens in both.
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Self(self.0.intersection(&other.0).cloned().collect())
+    }
+
     pub fn union(&self, other: &Scope) -> Scope {
         Self(self.0.union(&other.0).cloned().collect())
     }

@@ -8,7 +8,7 @@ use super::error::OAuthResult;
 use super::model::Client;
 use super::{Provider, now};
 use crate::crypto::random_token;
-use crate::domain::Scope;
+use crate::domain::{ClientId, Scope};
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
@@ -22,6 +22,11 @@ pub struct AccessTokenGrant<'a> {
     pub audience: &'a [String],
     /// For tokens issued on behalf of a user (RFC 9068 section 2.2.1).
     pub auth_time: Option<i64>,
+    /// The actor chain of a delegated token (RFC 8693 section 4.1).
+    pub act: Option<Value>,
+    /// The token expires no later than this (an exchanged token outlives not its subject
+    /// token).
+    pub expires_at_most: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,8 +51,11 @@ pub struct AccessTokenClaims {
 impl Provider {
     pub fn issue_access_token(&self, g: AccessTokenGrant<'_>) -> OAuthResult<IssuedAccessToken> {
         let iat = now();
-        let ttl = self.settings.tokens.access_token_ttl;
-        let exp = iat + ttl as i64;
+        let mut exp = iat + self.settings.tokens.access_token_ttl as i64;
+        if let Some(most) = g.expires_at_most {
+            exp = exp.min(most);
+        }
+        let ttl = u64::try_from(exp - iat).unwrap_or(0);
         let jti = random_token();
         let aud: Value = match g.audience {
             [one] => json!(one),
@@ -68,6 +76,9 @@ impl Provider {
         }
         if let Some(t) = g.auth_time {
             claims["auth_time"] = json!(t);
+        }
+        if let Some(act) = g.act {
+            claims["act"] = act;
         }
         let alg = g
             .client
@@ -96,6 +107,18 @@ impl Provider {
             Some(a) => vec![a.clone()],
             None => vec![self.issuer().to_owned()],
         }
+    }
+
+    /// Whether a verified access token (`verify_access_token`) is still live: not revoked,
+    /// and its client still registered (a deleted client's tokens die with it).
+    pub async fn is_live(&self, at: &AccessTokenClaims) -> OAuthResult<bool> {
+        if self.revocations.is_access_token_revoked(&at.jti).await? {
+            return Ok(false);
+        }
+        Ok(match ClientId::parse(&at.client_id) {
+            Ok(id) => self.clients.find_client(&id).await?.is_some(),
+            Err(_) => false,
+        })
     }
 
     /// Verifies signature, `typ`, `iss` and expiry. Revocation is checked separately

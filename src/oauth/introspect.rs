@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use super::error::{OAuthError, OAuthResult};
 use super::params::Params;
 use super::{Provider, now};
-use crate::domain::ClientId;
 
 impl Provider {
     pub async fn introspect(
@@ -48,15 +47,7 @@ impl Provider {
         let Some(at) = self.verify_access_token(token) else {
             return Ok(None);
         };
-        if self.revocations.is_access_token_revoked(&at.jti).await? {
-            return Ok(Some(inactive()));
-        }
-        // A deleted client's tokens die with it.
-        let client_exists = match ClientId::parse(&at.client_id) {
-            Ok(id) => self.clients.find_client(&id).await?.is_some(),
-            Err(_) => false,
-        };
-        if !client_exists {
+        if !self.is_live(&at).await? {
             return Ok(Some(inactive()));
         }
         let c = &at.claims;
@@ -79,6 +70,10 @@ impl Provider {
         }
         if let Some(t) = c.get("auth_time") {
             out["auth_time"] = t.clone();
+        }
+        // RFC 8693 section 4.1: the actor chain of a delegated token.
+        if let Some(act) = c.get("act") {
+            out["act"] = act.clone();
         }
         Ok(Some(out))
     }

@@ -30,7 +30,40 @@ pub struct Client {
     /// Issue refresh tokens even when `offline_access` was not granted (for clients that
     /// keep sessions longer than an access token lives).
     pub always_issue_refresh_token: bool,
+    /// What this client may obtain by token exchange (RFC 8693); `None`: no token exchange.
+    pub exchange: Option<ExchangePolicy>,
     pub created_at: i64,
+}
+
+/// A client's token exchange policy (RFC 8693): the downstream audiences it may ask for,
+/// the scopes it may pass on (narrowed further by the subject token's), and whether it may
+/// impersonate, that is receive a token without an `act` claim naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangePolicy {
+    /// `audience` values or `resource` URIs, compared exactly; never empty.
+    pub audiences: Vec<String>,
+    pub scope: Scope,
+    pub may_impersonate: bool,
+}
+
+impl ExchangePolicy {
+    /// Longest `audience` value accepted in a policy or a request.
+    pub const MAX_AUDIENCE_LEN: usize = 512;
+
+    /// An audience is a logical name or a URI (RFC 8693 section 2.1): 1 to 512 characters
+    /// of visible ASCII.
+    pub fn validate_audience(a: &str) -> Result<(), String> {
+        if a.is_empty() || a.len() > Self::MAX_AUDIENCE_LEN {
+            return Err(format!(
+                "an audience must have 1 to {} characters",
+                Self::MAX_AUDIENCE_LEN
+            ));
+        }
+        if !a.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("an audience must be visible ASCII without spaces".into());
+        }
+        Ok(())
+    }
 }
 
 impl Client {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::error::OAuthError;
 
-/// Parameters that RFC 8707 (`resource`) allows to repeat.
-const MULTI_VALUED: &[&str] = &["resource"];
+/// Parameters that RFC 8707 (`resource`) and RFC 8693 (`audience`) allow to repeat.
+const MULTI_VALUED: &[&str] = &["resource", "audience"];
 /// Longest accepted value; client assertions (signed JWTs) get more room.
 const MAX_VALUE_LEN: usize = 4096;
 const MAX_ASSERTION_LEN: usize = 16 * 1024;
@@ -27,7 +27,11 @@ impl Params {
             if count > MAX_PARAMS {
                 return Err(OAuthError::invalid_request("too many parameters"));
             }
-            let limit = if k == "client_assertion" || k == "assertion" || k == "subject_token" {
+            let limit = if k == "client_assertion"
+                || k == "assertion"
+                || k == "subject_token"
+                || k == "actor_token"
+            {
                 MAX_ASSERTION_LEN
             } else {
                 MAX_VALUE_LEN

@@ -15,6 +15,9 @@ use crate::domain::GrantType;
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// RFC 8693 section 2.2.1: the type of the token issued by a token exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
     pub token_type: &'static str,
     pub expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +59,9 @@ impl Provider {
                 grants::authorization_code::exchange(self, &client, params).await
             }
             GrantType::RefreshToken => grants::refresh_token::exchange(self, &client, params).await,
+            GrantType::TokenExchange => {
+                grants::token_exchange::exchange(self, &client, params).await
+            }
         }?;
         self.metrics.token_issued(grant.as_str());
         audit::Event::new(audit::Kind::TokenIssued)
@@ -70,7 +76,12 @@ impl Provider {
 }
 
 fn check_grant_allowed(client: &AuthenticatedClient, grant: GrantType) -> OAuthResult<()> {
-    if !client.client.allows_grant(grant) {
+    let allowed = match grant {
+        // RFC 8693: allowed by the client's exchange policy, not by its grant types.
+        GrantType::TokenExchange => client.client.exchange.is_some() && !client.client.is_public(),
+        other => client.client.allows_grant(other),
+    };
+    if !allowed {
         return Err(OAuthError::UnauthorizedClient(format!(
             "this client may not use the {grant} grant"
         )));

@@ -7,10 +7,11 @@ use sea_orm::{
 use url::Url;
 
 use super::DbResultExt;
-use super::entities::client;
+use super::entities::{client, client_exchange_policy};
+use super::exchange_policy;
 use super::{Store, StoreError, tokens, unix_now, write_error};
 use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
-use crate::oauth::model::Client;
+use crate::oauth::model::{Client, ExchangePolicy};
 use crate::oauth::ports::ClientRepository;
 
 #[async_trait]
@@ -31,11 +32,23 @@ impl ClientRepository for Store {
 impl Store {
     /// Inserts a new client; `StoreError::Duplicate` when the id is taken.
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
-        let row = to_row(c, unix_now()).context("failed to encode the client")?;
+        let now = unix_now();
+        let row = to_row(c, now).context("failed to encode the client")?;
+        let txn = self
+            .db
+            .begin()
+            .await
+            .db_context("failed to begin a transaction")?;
         client::Entity::insert(row)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&txn)
             .await
             .map_err(|e| write_error(e, || format!("failed to insert client {}", c.id)))?;
+        if let Some(p) = &c.exchange {
+            exchange_policy::insert(&txn, &c.id, p, now).await?;
+        }
+        txn.commit()
+            .await
+            .with_db_context(|| format!("failed to commit inserting client {}", c.id))?;
         Ok(())
     }
 
@@ -44,7 +57,11 @@ impl Store {
             .one(&self.db)
             .await
             .with_db_context(|| format!("failed to load client {id}"))?;
-        row.map(from_row).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let policy = exchange_policy::find(&self.db, id).await?;
+        from_row(row, policy).map(Some)
     }
 
     /// Every client, ordered by id. Fails on the first row that no longer parses, naming it.
@@ -54,7 +71,33 @@ impl Store {
             .all(&self.db)
             .await
             .db_context("failed to list clients")?;
-        rows.into_iter().map(from_row).collect()
+        let mut policies = exchange_policy::all(&self.db).await?;
+        rows.into_iter()
+            .map(|r| {
+                let p = policies.remove(&r.id);
+                from_row(r, p)
+            })
+            .collect()
+    }
+
+    /// Replaces (or with `None` removes) the client's token exchange policy.
+    pub async fn set_exchange_policy(
+        &self,
+        id: &ClientId,
+        policy: Option<&ExchangePolicy>,
+    ) -> anyhow::Result<()> {
+        let txn = self
+            .db
+            .begin()
+            .await
+            .db_context("failed to begin a transaction")?;
+        exchange_policy::delete(&txn, id).await?;
+        if let Some(p) = policy {
+            exchange_policy::insert(&txn, id, p, unix_now()).await?;
+        }
+        txn.commit()
+            .await
+            .with_db_context(|| format!("failed to commit the exchange policy of client {id}"))
     }
 
     /// Deletes the client and, through the foreign keys, its grants, codes, refresh tokens
@@ -140,9 +183,18 @@ fn to_row(c: &Client, now: i64) -> anyhow::Result<client::ActiveModel> {
 
 /// Parses a stored row through the domain types, so a row edited by hand into something
 /// invalid is refused rather than trusted.
-fn from_row(m: client::Model) -> anyhow::Result<Client> {
+fn from_row(
+    m: client::Model,
+    policy: Option<client_exchange_policy::Model>,
+) -> anyhow::Result<Client> {
     let id = m.id.clone();
-    parse_row(m).with_context(|| format!("stored client {id:?} is invalid"))
+    let exchange = policy
+        .map(exchange_policy::parse)
+        .transpose()
+        .with_context(|| format!("stored exchange policy of client {id:?} is invalid"))?;
+    let mut c = parse_row(m).with_context(|| format!("stored client {id:?} is invalid"))?;
+    c.exchange = exchange;
+    Ok(c)
 }
 
 fn parse_row(m: client::Model) -> anyhow::Result<Client> {
@@ -190,6 +242,7 @@ fn parse_row(m: client::Model) -> anyhow::Result<Client> {
         first_party: m.first_party,
         require_pkce: m.require_pkce,
         always_issue_refresh_token: m.always_issue_refresh_token,
+        exchange: None,
         created_at: m.created_at,
     })
 }
@@ -222,7 +275,7 @@ mod tests {
 
     #[test]
     fn parses_a_valid_row() {
-        let c = from_row(row()).unwrap();
+        let c = from_row(row(), None).unwrap();
         assert_eq!(c.redirect_uris[0].as_str(), "https://app.example.com/cb");
         assert_eq!(
             c.grant_types,
@@ -235,7 +288,7 @@ mod tests {
     fn a_bad_row_names_the_client_and_the_field() {
         let mut m = row();
         m.redirect_uris = r#"["https://app.example.com/cb#x"]"#.into();
-        let err = format!("{:#}", from_row(m).unwrap_err());
+        let err = format!("{:#}", from_row(m, None).unwrap_err());
         assert!(err.contains("\"web\""), "{err}");
         assert!(err.contains("redirect_uris"), "{err}");
     }

@@ -8,6 +8,7 @@ mod caches;
 mod cleanup;
 mod clients;
 mod entities;
+mod exchange_policy;
 mod grants;
 mod keys;
 mod login_failures;

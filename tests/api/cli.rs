@@ -325,3 +325,65 @@ async fn a_branding_colour_that_is_not_a_colour_stops_the_start_with_one_line() 
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn token_exchange_policy_is_set_at_creation_and_changed_later() {
+    let db = TestDb::new().await;
+    let master = latchkey::crypto::MasterKey::generate().to_base64();
+    let out = latchkey(
+        &db,
+        &master,
+        &[
+            "clients",
+            "create",
+            "--id",
+            "svc",
+            "--grant-type",
+            "client_credentials",
+            "--exchange-audience",
+            "orders",
+            "--exchange-audience",
+            "https://billing.example/api",
+            "--exchange-scope",
+            "orders:read billing:read",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("orders https://billing.example/api"),
+        "{text}"
+    );
+    assert!(text.contains("billing:read orders:read"), "{text}");
+
+    let changed = latchkey(
+        &db,
+        &master,
+        &[
+            "clients",
+            "exchange-policy",
+            "svc",
+            "--exchange-audience",
+            "inventory",
+            "--may-impersonate",
+        ],
+    );
+    assert!(changed.status.success(), "{}", stderr(&changed));
+    let show = stdout(&latchkey(&db, &master, &["clients", "show", "svc"]));
+    assert!(
+        show.contains("inventory") && !show.contains("orders"),
+        "{show}"
+    );
+
+    let removed = latchkey(&db, &master, &["clients", "exchange-policy", "svc"]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let show = stdout(&latchkey(&db, &master, &["clients", "show", "svc"]));
+    assert!(!show.contains("inventory"), "{show}");
+
+    let bad = latchkey(
+        &db,
+        &master,
+        &["clients", "exchange-policy", "svc", "--exchange-scope", "x"],
+    );
+    assert!(!bad.status.success(), "a policy needs an audience");
+}

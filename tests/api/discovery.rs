@@ -62,6 +62,15 @@ async fn both_metadata_documents_agree_and_advertise_what_is_implemented() {
     }
     assert!(!methods.iter().any(|v| v == "client_secret_jwt"));
     assert_eq!(
+        oidc["grant_types_supported"],
+        serde_json::json!([
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
+    );
+    assert_eq!(
         oidc["code_challenge_methods_supported"],
         serde_json::json!(["S256"])
     );

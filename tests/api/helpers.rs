@@ -248,6 +248,7 @@ impl TestApp {
             "grant_access_tokens",
             "revoked_tokens",
             "client_assertion_jtis",
+            "client_exchange_policies",
         ] {
             counts.push((table, self.count_rows(table).await));
         }

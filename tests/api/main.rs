@@ -30,3 +30,4 @@ mod brute_force;
 mod hostile;
 mod refresh_rotation;
 mod sessions_and_consent;
+mod token_exchange;

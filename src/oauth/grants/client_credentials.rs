@@ -33,10 +33,13 @@ pub async fn exchange(
         scope: &scope,
         audience: &audience,
         auth_time: None,
+        act: None,
+        expires_at_most: None,
     })?;
     tracing::debug!(client_id = %client.id, scope = %scope, "issued client_credentials token");
     Ok(TokenResponse {
         access_token: issued.token,
+        issued_token_type: None,
         token_type: "Bearer",
         expires_in: issued.expires_in,
         // RFC 6749 section 3.3: a scope value has at least one token; none is no scope.

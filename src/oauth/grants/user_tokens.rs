@@ -35,6 +35,8 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
         scope: r.token_scope,
         audience: &audience,
         auth_time: Some(r.auth_time),
+        act: None,
+        expires_at_most: None,
     })?;
     p.grants
         .record_grant_access_token(r.grant_id, &at.jti, at.expires_at)
@@ -75,6 +77,7 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
     };
     Ok(TokenResponse {
         access_token: at.token,
+        issued_token_type: None,
         token_type: "Bearer",
         expires_in: at.expires_in,
         scope: (!r.token_scope.is_empty()).then(|| r.token_scope.to_string()),

@@ -2,6 +2,7 @@
 pub mod authorization_code;
 pub mod client;
 pub mod client_assertion_jti;
+pub mod client_exchange_policy;
 pub mod consent;
 pub mod grant;
 pub mod grant_access_token;
