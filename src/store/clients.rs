@@ -97,7 +97,10 @@ impl Store {
         }
         txn.commit()
             .await
-            .with_db_context(|| format!("failed to commit the exchange policy of client {id}"))
+            .with_db_context(|| format!("failed to commit the exchange policy of client {id}"))?;
+        // This node sees the change at once; the others within `cache.client_ttl`.
+        self.client_cache.forget(id.as_str());
+        Ok(())
     }
 
     /// Deletes the client and, through the foreign keys, its grants, codes, refresh tokens
