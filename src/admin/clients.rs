@@ -27,6 +27,8 @@ pub struct NewClient {
     /// Display name; the id when absent.
     pub name: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// OpenID Connect RP-Initiated Logout 1.0 `post_logout_redirect_uris`.
+    pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
     /// Scope values; each may itself hold several space-separated tokens.
     pub scopes: Vec<String>,
@@ -67,6 +69,18 @@ pub struct CreatedClient {
     pub generated_secret: Option<String>,
 }
 
+/// Parses redirect URIs, dropping repeats.
+fn unique_redirect_uris(list: &[String]) -> Result<Vec<RedirectUri>, AdminError> {
+    let mut out: Vec<RedirectUri> = Vec::new();
+    for s in list {
+        let uri = RedirectUri::parse(s).map_err(AdminError::invalid)?;
+        if !out.contains(&uri) {
+            out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
 /// Validates `new` and builds the client to store, hashing its secret with `hasher`.
 /// Pure: nothing is read or written.
 pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedClient, AdminError> {
@@ -76,13 +90,8 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
         None => id.to_string(),
     };
 
-    let mut redirect_uris: Vec<RedirectUri> = Vec::new();
-    for s in &new.redirect_uris {
-        let uri = RedirectUri::parse(s).map_err(AdminError::invalid)?;
-        if !redirect_uris.contains(&uri) {
-            redirect_uris.push(uri);
-        }
-    }
+    let redirect_uris = unique_redirect_uris(&new.redirect_uris)?;
+    let post_logout_redirect_uris = unique_redirect_uris(&new.post_logout_redirect_uris)?;
     let mut audiences: Vec<ResourceUri> = Vec::new();
     for s in &new.audiences {
         let aud = ResourceUri::parse(s).map_err(AdminError::invalid)?;
@@ -135,6 +144,11 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
     if !has_code && !redirect_uris.is_empty() {
         return Err(AdminError::invalid(
             "redirect URIs are used only by the authorization_code grant; add --grant-type authorization_code or drop --redirect-uri",
+        ));
+    }
+    if !has_code && !post_logout_redirect_uris.is_empty() {
+        return Err(AdminError::invalid(
+            "post-logout redirect URIs need a client that signs people in (the authorization_code grant)",
         ));
     }
     if grants.contains(&GrantType::RefreshToken) && !has_code {
@@ -254,6 +268,7 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
         secret_hash,
         auth_method,
         redirect_uris,
+        post_logout_redirect_uris,
         grant_types: grants.into_iter().collect(),
         scope,
         audiences,

@@ -13,6 +13,9 @@ pub struct Client {
     pub secret_hash: Option<String>,
     pub auth_method: AuthMethod,
     pub redirect_uris: Vec<RedirectUri>,
+    /// Where RP-Initiated Logout may send the browser afterwards (OpenID Connect
+    /// RP-Initiated Logout 1.0 section 3.1), matched exactly.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
     /// The scopes this client may be granted.
     pub scope: Scope,
@@ -75,6 +78,8 @@ pub struct Grant {
     pub auth_time: i64,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The `sid` of the browser session the grant was made in (`Provider::session_sid`).
+    pub sid: Option<String>,
 }
 
 /// An authorization code (RFC 6749 section 4.1.2), stored by keyed hash.

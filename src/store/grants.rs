@@ -23,6 +23,7 @@ impl GrantRepository for Store {
             auth_time: Set(g.auth_time),
             created_at: Set(g.created_at),
             revoked_at: Set(g.revoked_at),
+            sid: Set(g.sid.clone()),
         };
         grant::Entity::insert(row)
             .exec_without_returning(&self.db)
@@ -44,6 +45,7 @@ impl GrantRepository for Store {
             auth_time: m.auth_time,
             created_at: m.created_at,
             revoked_at: m.revoked_at,
+            sid: m.sid,
         }))
     }
 

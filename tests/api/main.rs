@@ -16,6 +16,7 @@ mod faults;
 mod flow;
 mod introspection;
 mod keys;
+mod logout;
 mod metrics;
 mod private_key_jwt;
 mod revocation;
