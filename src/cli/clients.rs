@@ -53,6 +53,13 @@ pub struct CreateArgs {
     /// for several.
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uri: Vec<String>,
+    /// Where logout tokens are posted when a session the client got tokens in ends
+    /// (OpenID Connect Back-Channel Logout; https, or http to a loopback host).
+    #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (Latchkey always sends it).
+    #[arg(long = "backchannel-logout-session-required")]
+    pub backchannel_logout_session_required: bool,
     /// authorization_code, refresh_token or client_credentials; repeat for several
     /// (default: authorization_code + refresh_token with redirect URIs, else
     /// client_credentials).
@@ -153,6 +160,8 @@ async fn create(args: CreateArgs, store: &Store) -> anyhow::Result<()> {
         name: args.name,
         redirect_uris: args.redirect_uri,
         post_logout_redirect_uris: args.post_logout_redirect_uri,
+        backchannel_logout_uri: args.backchannel_logout_uri,
+        backchannel_logout_session_required: args.backchannel_logout_session_required,
         grant_types: args.grant_type,
         scopes: args.scope,
         public: args.public,

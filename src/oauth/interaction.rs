@@ -81,10 +81,13 @@ impl Provider {
     /// Ends the session behind a session cookie value, if any.
     pub async fn sign_out(&self, session_cookie: Option<&str>) -> OAuthResult<()> {
         if let Some(cookie) = session_cookie.filter(|c| !c.is_empty() && c.len() <= 128) {
-            self.sessions
-                .delete_session(&self.hasher.hash(cookie))
-                .await?;
+            let hash = self.hasher.hash(cookie);
+            let session = self.sessions.find_session(&hash, now()).await?;
+            self.sessions.delete_session(&hash).await?;
             tracing::info!("signed out");
+            if let Some(session) = session {
+                self.notify_session_ended(&session).await;
+            }
         }
         Ok(())
     }

@@ -16,6 +16,10 @@ pub struct Client {
     /// Where RP-Initiated Logout may send the browser afterwards (OpenID Connect
     /// RP-Initiated Logout 1.0 section 3.1), matched exactly.
     pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// OpenID Connect Back-Channel Logout 1.0 section 2.2: where logout tokens are posted.
+    pub backchannel_logout_uri: Option<Url>,
+    /// The client needs `sid` in logout tokens (they always carry it here).
+    pub backchannel_logout_session_required: bool,
     pub grant_types: Vec<GrantType>,
     /// The scopes this client may be granted.
     pub scope: Scope,

@@ -117,6 +117,8 @@ fn to_row(c: &Client, now: i64) -> anyhow::Result<client::ActiveModel> {
         auth_method: Set(c.auth_method.as_str().to_owned()),
         redirect_uris: Set(serde_json::to_string(&redirect_uris)?),
         post_logout_redirect_uris: Set(serde_json::to_string(&post_logout)?),
+        backchannel_logout_uri: Set(c.backchannel_logout_uri.as_ref().map(Url::to_string)),
+        backchannel_logout_session_required: Set(c.backchannel_logout_session_required),
         grant_types: Set(serde_json::to_string(&grant_types)?),
         scopes: Set(c.scope.to_string()),
         audiences: Set(serde_json::to_string(&audiences)?),
@@ -178,6 +180,12 @@ fn parse_row(m: client::Model) -> anyhow::Result<Client> {
         auth_method: AuthMethod::parse(&m.auth_method).context("auth_method")?,
         redirect_uris,
         post_logout_redirect_uris,
+        backchannel_logout_uri: m
+            .backchannel_logout_uri
+            .map(|s| Url::parse(&s))
+            .transpose()
+            .context("backchannel_logout_uri")?,
+        backchannel_logout_session_required: m.backchannel_logout_session_required,
         grant_types,
         scope: Scope::parse(&m.scopes).context("scopes")?,
         audiences,
@@ -208,6 +216,8 @@ mod tests {
             auth_method: "client_secret_basic".into(),
             redirect_uris: r#"["https://app.example.com/cb"]"#.into(),
             post_logout_redirect_uris: "[]".into(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
             grant_types: r#"["authorization_code","refresh_token"]"#.into(),
             scopes: "openid profile".into(),
             audiences: "[]".into(),

@@ -4,7 +4,9 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
 use super::DbResultExt;
 use super::entities::{authorization_code, grant, grant_access_token, refresh_token};
@@ -47,6 +49,18 @@ impl GrantRepository for Store {
             revoked_at: m.revoked_at,
             sid: m.sid,
         }))
+    }
+
+    async fn session_clients(&self, sid: &str) -> anyhow::Result<Vec<String>> {
+        grant::Entity::find()
+            .select_only()
+            .column(grant::Column::ClientId)
+            .distinct()
+            .filter(grant::Column::Sid.eq(sid))
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await
+            .db_context("failed to list the clients of a session")
     }
 
     async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()> {

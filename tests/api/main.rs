@@ -24,6 +24,7 @@ mod several_nodes;
 
 mod authorization_code_flow;
 mod authorization_errors;
+mod backchannel_logout;
 mod branding_and_languages;
 mod browser;
 mod brute_force;
