@@ -11,6 +11,7 @@ mod m20261129_000002_login_failures;
 mod m20261129_000003_signing_key_activation;
 mod m20261130_000020_expiry_indexes;
 mod m20261130_000050_token_exchange_policies;
+mod m20261130_000070_logout;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_signing_key_activation::Migration),
             Box::new(m20261130_000020_expiry_indexes::Migration),
             Box::new(m20261130_000050_token_exchange_policies::Migration),
+            Box::new(m20261130_000070_logout::Migration),
         ]
     }
 }

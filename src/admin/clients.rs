@@ -8,8 +8,10 @@ use super::{AdminError, validate_display_name};
 use crate::audit;
 use crate::crypto::{SecretHasher, random_token};
 use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
+use crate::keys::OutboundPolicy;
 use crate::oauth::model::Client;
 use crate::store::{Store, StoreError};
+use url::Url;
 
 /// Shortest client secret an operator may choose; generated ones have 256 bits.
 pub const MIN_SECRET_LEN: usize = 16;
@@ -28,6 +30,11 @@ pub struct NewClient {
     /// Display name; the id when absent.
     pub name: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// OpenID Connect RP-Initiated Logout 1.0 `post_logout_redirect_uris`.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// OpenID Connect Back-Channel Logout 1.0 `backchannel_logout_uri`.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
     pub grant_types: Vec<String>,
     /// Scope values; each may itself hold several space-separated tokens.
     pub scopes: Vec<String>,
@@ -70,6 +77,38 @@ pub struct CreatedClient {
     pub generated_secret: Option<String>,
 }
 
+/// Parses redirect URIs, dropping repeats.
+fn unique_redirect_uris(list: &[String]) -> Result<Vec<RedirectUri>, AdminError> {
+    let mut out: Vec<RedirectUri> = Vec::new();
+    for s in list {
+        let uri = RedirectUri::parse(s).map_err(AdminError::invalid)?;
+        if !out.contains(&uri) {
+            out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
+/// Back-Channel Logout 1.0 section 2.2: an absolute URI without a fragment, which this server
+/// may connect to under the same outbound policy as a client's `jwks_uri`.
+fn backchannel_logout_uri(s: &str) -> Result<Url, AdminError> {
+    let url = Url::parse(s)
+        .map_err(|e| AdminError::invalid(format!("backchannel_logout_uri is not a URL: {e}")))?;
+    if url.fragment().is_some() {
+        return Err(AdminError::invalid(
+            "backchannel_logout_uri must not have a fragment",
+        ));
+    }
+    OutboundPolicy::default()
+        .check_url(&url)
+        .map_err(|_| {
+            AdminError::invalid(
+                "backchannel_logout_uri must be https (http only to a loopback host) and not a link-local or metadata address",
+            )
+        })?;
+    Ok(url)
+}
+
 /// Validates `new` and builds the client to store, hashing its secret with `hasher`.
 /// Pure: nothing is read or written.
 pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedClient, AdminError> {
@@ -79,13 +118,13 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
         None => id.to_string(),
     };
 
-    let mut redirect_uris: Vec<RedirectUri> = Vec::new();
-    for s in &new.redirect_uris {
-        let uri = RedirectUri::parse(s).map_err(AdminError::invalid)?;
-        if !redirect_uris.contains(&uri) {
-            redirect_uris.push(uri);
-        }
-    }
+    let redirect_uris = unique_redirect_uris(&new.redirect_uris)?;
+    let post_logout_redirect_uris = unique_redirect_uris(&new.post_logout_redirect_uris)?;
+    let backchannel_logout_uri = new
+        .backchannel_logout_uri
+        .as_deref()
+        .map(backchannel_logout_uri)
+        .transpose()?;
     let mut audiences: Vec<ResourceUri> = Vec::new();
     for s in &new.audiences {
         let aud = ResourceUri::parse(s).map_err(AdminError::invalid)?;
@@ -143,6 +182,11 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
     if !has_code && !redirect_uris.is_empty() {
         return Err(AdminError::invalid(
             "redirect URIs are used only by the authorization_code grant; add --grant-type authorization_code or drop --redirect-uri",
+        ));
+    }
+    if !has_code && (!post_logout_redirect_uris.is_empty() || backchannel_logout_uri.is_some()) {
+        return Err(AdminError::invalid(
+            "post-logout redirect URIs and back-channel logout need a client that signs people in (the authorization_code grant)",
         ));
     }
     if grants.contains(&GrantType::RefreshToken) && !has_code {
@@ -267,6 +311,9 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
         secret_hash,
         auth_method,
         redirect_uris,
+        post_logout_redirect_uris,
+        backchannel_logout_uri,
+        backchannel_logout_session_required: new.backchannel_logout_session_required,
         grant_types: grants.into_iter().collect(),
         scope,
         audiences,
@@ -449,6 +496,38 @@ mod tests {
             "a-long-enough-secret",
             c.client.secret_hash.as_deref().unwrap()
         ));
+    }
+
+    #[test]
+    fn logout_uris_are_checked() {
+        let mut n = web();
+        n.post_logout_redirect_uris = vec!["https://app.example.com/bye".into(); 2];
+        n.backchannel_logout_uri = Some("https://app.example.com/bc".into());
+        let c = build(n, &hasher(), 0).unwrap().client;
+        assert_eq!(c.post_logout_redirect_uris.len(), 1, "repeats dropped");
+        assert_eq!(
+            c.backchannel_logout_uri.as_ref().map(Url::as_str),
+            Some("https://app.example.com/bc")
+        );
+        for bad in [
+            "http://app.example.com/bc",
+            "https://169.254.169.254/latest",
+            "https://app.example.com/bc#x",
+            "not a url",
+        ] {
+            let mut n = web();
+            n.backchannel_logout_uri = Some(bad.into());
+            assert!(invalid(n).contains("backchannel_logout_uri"), "{bad}");
+        }
+        let mut n = web();
+        n.post_logout_redirect_uris = vec!["https://app.example.com/bye#f".into()];
+        invalid(n);
+        let service = NewClient {
+            id: "svc".into(),
+            backchannel_logout_uri: Some("https://app.example.com/bc".into()),
+            ..NewClient::default()
+        };
+        assert!(invalid(service).contains("back-channel"));
     }
 
     #[test]

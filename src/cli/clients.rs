@@ -85,6 +85,17 @@ pub struct CreateArgs {
     /// Redirect URI, matched exactly; repeat for several.
     #[arg(long = "redirect-uri", value_name = "URI")]
     pub redirect_uri: Vec<String>,
+    /// Where the browser may be sent after RP-Initiated Logout, matched exactly; repeat
+    /// for several.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uri: Vec<String>,
+    /// Where logout tokens are posted when a session the client got tokens in ends
+    /// (OpenID Connect Back-Channel Logout; https, or http to a loopback host).
+    #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (Latchkey always sends it).
+    #[arg(long = "backchannel-logout-session-required")]
+    pub backchannel_logout_session_required: bool,
     /// authorization_code, refresh_token or client_credentials; repeat for several
     /// (default: authorization_code + refresh_token with redirect URIs, else
     /// client_credentials).
@@ -199,6 +210,9 @@ async fn create(args: CreateArgs, store: &Store) -> anyhow::Result<()> {
         secret: args.secret,
         name: args.name,
         redirect_uris: args.redirect_uri,
+        post_logout_redirect_uris: args.post_logout_redirect_uri,
+        backchannel_logout_uri: args.backchannel_logout_uri,
+        backchannel_logout_session_required: args.backchannel_logout_session_required,
         grant_types: args.grant_type,
         scopes: args.scope,
         public: args.public,
@@ -251,15 +265,8 @@ fn print_client(c: &Client) {
         },
     );
     field("grant_types", join(c.grant_types.iter(), " "));
-    match c.redirect_uris.split_first() {
-        None => field("redirect_uris", "(none)"),
-        Some((first, rest)) => {
-            field("redirect_uris", first);
-            for uri in rest {
-                field("", uri);
-            }
-        }
-    }
+    uri_list("redirect_uris", &c.redirect_uris);
+    uri_list("post_logout_redirect_uris", &c.post_logout_redirect_uris);
     field("scope", or(c.scope.to_string(), "(none)"));
     field(
         "audiences",
@@ -302,4 +309,17 @@ fn print_exchange(p: Option<&ExchangePolicy>) {
 
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>, sep: &str) -> String {
     items.map(|i| i.to_string()).collect::<Vec<_>>().join(sep)
+}
+
+/// One labelled line per URI, or "(none)".
+fn uri_list(label: &str, uris: &[crate::domain::RedirectUri]) {
+    match uris.split_first() {
+        None => field(label, "(none)"),
+        Some((first, rest)) => {
+            field(label, first);
+            for uri in rest {
+                field("", uri);
+            }
+        }
+    }
 }

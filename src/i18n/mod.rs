@@ -70,6 +70,7 @@ pub struct Messages {
     pub sign_out_heading_after: String,
     pub not_signed_in: String,
     pub sign_out_button: String,
+    pub sign_out_requested_by: String,
     pub sign_out_fineprint: String,
 }
 

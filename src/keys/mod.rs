@@ -19,7 +19,7 @@ pub use jwk::{Jwk, JwkSet, parse_jwks};
 pub use jws::{
     KeyError, MAX_TOKEN_LEN, UnverifiedJws, VerifiedJws, decode_unverified, verify_with_jwks,
 };
-pub use outbound::{OutboundPolicy, is_loopback_host};
+pub use outbound::{OutboundPolicy, guarded_client, is_loopback_host};
 pub use remote::RemoteJwksCache;
 pub use repository::{KeyRepository, StoredKey};
 pub use ring::{

@@ -155,6 +155,25 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+/// An HTTP client that connects only where `policy` allows: the guarded resolver, no proxy,
+/// no redirects (a registered URI must not point elsewhere by redirecting), `timeout`.
+pub fn guarded_client(
+    policy: &Arc<OutboundPolicy>,
+    timeout: std::time::Duration,
+) -> reqwest::Client {
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(GuardedResolver {
+            policy: Arc::clone(policy),
+        }))
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the TLS backend of the HTTP client failed to initialize")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use url::Url;
 
 use super::jwk::{JwkSet, parse_jwks};
 use super::jws::KeyError;
-use super::outbound::{GuardedResolver, OutboundPolicy};
+use super::outbound::{OutboundPolicy, guarded_client};
 
 const TTL: Duration = Duration::from_secs(5 * 60);
 const MIN_REFETCH: Duration = Duration::from_secs(10);
@@ -61,17 +61,7 @@ impl RemoteJwksCache {
     /// A cache whose fetches connect only where `policy` allows (`outbound`).
     pub fn with_policy(policy: OutboundPolicy) -> Self {
         let policy = Arc::new(policy);
-        let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver {
-                policy: Arc::clone(&policy),
-            }))
-            .no_proxy()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the TLS backend of the HTTP client failed to initialize");
+        let http = guarded_client(&policy, TIMEOUT);
         Self {
             policy,
             ..Self::with_client(http)

@@ -43,6 +43,12 @@ impl Provider {
             "authorization_endpoint": self.endpoint("/authorize"),
             "token_endpoint": self.endpoint("/token"),
             "userinfo_endpoint": self.endpoint("/userinfo"),
+            // OpenID Connect RP-Initiated Logout 1.0 section 2.1.
+            "end_session_endpoint": self.endpoint("/logout"),
+            "frontchannel_logout_supported": false,
+            // OpenID Connect Back-Channel Logout 1.0 section 2.1.
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "jwks_uri": self.endpoint("/jwks"),
             "introspection_endpoint": self.endpoint("/introspect"),
             "revocation_endpoint": self.endpoint("/revoke"),

@@ -15,6 +15,8 @@ pub struct IdTokenInput<'a> {
     pub scope: &'a Scope,
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
+    /// The session the grant was made in (OpenID Connect Back-Channel Logout 1.0 section 2.1).
+    pub sid: Option<&'a str>,
     pub access_token: &'a str,
 }
 
@@ -34,6 +36,9 @@ impl Provider {
         });
         if let Some(n) = i.nonce {
             claims["nonce"] = json!(n);
+        }
+        if let Some(sid) = i.sid {
+            claims["sid"] = json!(sid);
         }
         if let Value::Object(extra) = user_claims(i.user, i.scope)
             && let Value::Object(map) = &mut claims

@@ -72,13 +72,22 @@ impl Provider {
         }
     }
 
+    /// The `sid` of a session (OpenID Connect Front/Back-Channel Logout): a keyed hash of
+    /// the stored session key, so it is stable, public and says nothing of the cookie.
+    pub fn session_sid(&self, session: &Session) -> String {
+        self.hasher.hash(&format!("sid:{}", session.id_hash))
+    }
+
     /// Ends the session behind a session cookie value, if any.
     pub async fn sign_out(&self, session_cookie: Option<&str>) -> OAuthResult<()> {
         if let Some(cookie) = session_cookie.filter(|c| !c.is_empty() && c.len() <= 128) {
-            self.sessions
-                .delete_session(&self.hasher.hash(cookie))
-                .await?;
+            let hash = self.hasher.hash(cookie);
+            let session = self.sessions.find_session(&hash, now()).await?;
+            self.sessions.delete_session(&hash).await?;
             tracing::info!("signed out");
+            if let Some(session) = session {
+                self.notify_session_ended(&session).await;
+            }
         }
         Ok(())
     }
@@ -370,7 +379,7 @@ impl Provider {
             }
         }
         let url = self
-            .issue_code(&req, &user, session.auth_time)
+            .issue_code(&req, &user, &session)
             .await
             .map_err(|e| redirect_err(self, &req, e))?;
         Ok(AuthorizeStep::Redirect(url))
@@ -382,8 +391,9 @@ impl Provider {
         &self,
         req: &AuthorizationRequest,
         user: &User,
-        auth_time: i64,
+        session: &Session,
     ) -> OAuthResult<String> {
+        let auth_time = session.auth_time;
         let t = now();
         let grant = Grant {
             id: random_token(),
@@ -393,6 +403,7 @@ impl Provider {
             auth_time,
             created_at: t,
             revoked_at: None,
+            sid: Some(self.session_sid(session)),
         };
         self.grants.create_grant(&grant).await?;
         let code = random_token();
@@ -448,9 +459,33 @@ impl Provider {
     }
 
     fn seal_ticket(&self, raw: &str) -> String {
+        self.seal("authorize-ticket", raw)
+    }
+
+    /// `raw` with a timestamp and a keyed MAC under `label`, to carry a request through a
+    /// page and back.
+    pub(super) fn seal(&self, label: &str, raw: &str) -> String {
         let iat = now();
-        let mac = self.hasher.hash(&format!("authorize-ticket\n{iat}\n{raw}"));
+        let mac = self.hasher.hash(&format!("{label}\n{iat}\n{raw}"));
         format!("{}.{iat}.{mac}", b64url(raw.as_bytes()))
+    }
+
+    /// The request sealed by `seal` under `label`, if the MAC holds and it is younger than
+    /// the interaction lifetime.
+    pub(super) fn open_sealed(&self, label: &str, ticket: &str) -> Option<String> {
+        let mut parts = ticket.splitn(3, '.');
+        let (Some(raw), Some(iat), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        let raw = b64url_decode(raw).and_then(|b| String::from_utf8(b).ok())?;
+        let iat: i64 = iat.parse().ok()?;
+        if !self.hasher.verify(&format!("{label}\n{iat}\n{raw}"), mac) {
+            return None;
+        }
+        if now() - iat > self.settings.tokens.interaction_ttl as i64 {
+            return None;
+        }
+        Some(raw)
     }
 
     async fn request_from_ticket(
@@ -462,23 +497,9 @@ impl Provider {
                 "this sign-in page has expired or is not valid; go back to the application and try again",
             ))
         };
-        let mut parts = ticket.splitn(3, '.');
-        let (Some(raw), Some(iat), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(expired());
-        };
-        let raw = b64url_decode(raw)
-            .and_then(|b| String::from_utf8(b).ok())
+        let raw = self
+            .open_sealed("authorize-ticket", ticket)
             .ok_or_else(expired)?;
-        let iat: i64 = iat.parse().map_err(|_| expired())?;
-        if !self
-            .hasher
-            .verify(&format!("authorize-ticket\n{iat}\n{raw}"), mac)
-        {
-            return Err(expired());
-        }
-        if now() - iat > self.settings.tokens.interaction_ttl as i64 {
-            return Err(expired());
-        }
         let params = Params::parse(raw.as_bytes())?;
         self.parse_authorization_request(&params).await
     }

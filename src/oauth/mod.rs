@@ -3,8 +3,10 @@
 //! storage only through `ports`, and to keys through `keys::KeyRing`.
 pub mod access_token;
 pub mod authorize;
+pub mod backchannel;
 pub mod client_auth;
 pub mod discovery;
+pub mod end_session;
 pub mod error;
 pub mod forward_auth;
 pub mod grants;
@@ -46,6 +48,8 @@ pub struct Provider {
     /// The discovery document, serialised once.
     metadata_json: Arc<str>,
     pub remote_jwks: Arc<RemoteJwksCache>,
+    /// Sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0).
+    pub logout_delivery: backchannel::LogoutDelivery,
     pub hasher: SecretHasher,
     /// Counters of this server (sign-ins, tokens); `/metrics` renders them.
     pub metrics: Arc<Metrics>,
@@ -74,8 +78,9 @@ impl Provider {
         hasher: SecretHasher,
     ) -> Self {
         let issuer = settings.issuer_str();
+        let settings_allowed = settings.keys.client_jwks_allowed_networks.clone();
         let outbound = OutboundPolicy {
-            allowed: settings.keys.client_jwks_allowed_networks.clone(),
+            allowed: settings_allowed.clone(),
         };
         let remote_jwks = RemoteJwksCache::with_policy(outbound).with_min_refetch(
             std::time::Duration::from_secs(settings.keys.client_jwks_min_refetch),
@@ -94,6 +99,9 @@ impl Provider {
             passwords: PasswordHasher::default(),
             metadata_json: Arc::from(""),
             remote_jwks: Arc::new(remote_jwks),
+            logout_delivery: backchannel::LogoutDelivery::new(OutboundPolicy {
+                allowed: settings_allowed,
+            }),
             hasher,
             metrics: Arc::new(Metrics::new()),
             client_lock_states: throttle::LockStateCache::default(),

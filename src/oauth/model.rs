@@ -13,6 +13,13 @@ pub struct Client {
     pub secret_hash: Option<String>,
     pub auth_method: AuthMethod,
     pub redirect_uris: Vec<RedirectUri>,
+    /// Where RP-Initiated Logout may send the browser afterwards (OpenID Connect
+    /// RP-Initiated Logout 1.0 section 3.1), matched exactly.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// OpenID Connect Back-Channel Logout 1.0 section 2.2: where logout tokens are posted.
+    pub backchannel_logout_uri: Option<Url>,
+    /// The client needs `sid` in logout tokens (they always carry it here).
+    pub backchannel_logout_session_required: bool,
     pub grant_types: Vec<GrantType>,
     /// The scopes this client may be granted.
     pub scope: Scope,
@@ -108,6 +115,8 @@ pub struct Grant {
     pub auth_time: i64,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The `sid` of the browser session the grant was made in (`Provider::session_sid`).
+    pub sid: Option<String>,
 }
 
 /// An authorization code (RFC 6749 section 4.1.2), stored by keyed hash.

@@ -101,6 +101,8 @@ pub trait ConsentRepository: Send + Sync {
 pub trait GrantRepository: Send + Sync {
     async fn create_grant(&self, grant: &Grant) -> anyhow::Result<()>;
     async fn find_grant(&self, id: &str) -> anyhow::Result<Option<Grant>>;
+    /// The clients that were granted something in the session `sid` (Back-Channel Logout).
+    async fn session_clients(&self, sid: &str) -> anyhow::Result<Vec<String>>;
     /// Marks the grant revoked, deletes its refresh tokens and unused codes, and adds every
     /// unexpired access token issued under it to the revocation list. Idempotent.
     async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()>;

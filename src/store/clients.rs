@@ -160,6 +160,11 @@ impl Store {
 
 fn to_row(c: &Client, now: i64) -> anyhow::Result<client::ActiveModel> {
     let redirect_uris: Vec<&str> = c.redirect_uris.iter().map(RedirectUri::as_str).collect();
+    let post_logout: Vec<&str> = c
+        .post_logout_redirect_uris
+        .iter()
+        .map(RedirectUri::as_str)
+        .collect();
     let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     let audiences: Vec<&str> = c.audiences.iter().map(ResourceUri::as_str).collect();
     let m = client::ActiveModel {
@@ -168,6 +173,9 @@ fn to_row(c: &Client, now: i64) -> anyhow::Result<client::ActiveModel> {
         secret_hash: Set(c.secret_hash.clone()),
         auth_method: Set(c.auth_method.as_str().to_owned()),
         redirect_uris: Set(serde_json::to_string(&redirect_uris)?),
+        post_logout_redirect_uris: Set(serde_json::to_string(&post_logout)?),
+        backchannel_logout_uri: Set(c.backchannel_logout_uri.as_ref().map(Url::to_string)),
+        backchannel_logout_session_required: Set(c.backchannel_logout_session_required),
         grant_types: Set(serde_json::to_string(&grant_types)?),
         scopes: Set(c.scope.to_string()),
         audiences: Set(serde_json::to_string(&audiences)?),
@@ -210,6 +218,12 @@ fn parse_row(m: client::Model) -> anyhow::Result<Client> {
         .map(|s| RedirectUri::parse(s))
         .collect::<Result<_, _>>()
         .context("redirect_uris")?;
+    let post_logout_redirect_uris =
+        json_list("post_logout_redirect_uris", &m.post_logout_redirect_uris)?
+            .iter()
+            .map(|s| RedirectUri::parse(s))
+            .collect::<Result<_, _>>()
+            .context("post_logout_redirect_uris")?;
     let grant_types = json_list("grant_types", &m.grant_types)?
         .iter()
         .map(|s| GrantType::parse(s))
@@ -231,6 +245,13 @@ fn parse_row(m: client::Model) -> anyhow::Result<Client> {
         secret_hash: m.secret_hash,
         auth_method: AuthMethod::parse(&m.auth_method).context("auth_method")?,
         redirect_uris,
+        post_logout_redirect_uris,
+        backchannel_logout_uri: m
+            .backchannel_logout_uri
+            .map(|s| Url::parse(&s))
+            .transpose()
+            .context("backchannel_logout_uri")?,
+        backchannel_logout_session_required: m.backchannel_logout_session_required,
         grant_types,
         scope: Scope::parse(&m.scopes).context("scopes")?,
         audiences,
@@ -261,6 +282,9 @@ mod tests {
             secret_hash: Some("h".into()),
             auth_method: "client_secret_basic".into(),
             redirect_uris: r#"["https://app.example.com/cb"]"#.into(),
+            post_logout_redirect_uris: "[]".into(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
             grant_types: r#"["authorization_code","refresh_token"]"#.into(),
             scopes: "openid profile".into(),
             audiences: "[]".into(),

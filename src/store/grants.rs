@@ -4,7 +4,9 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
 use super::DbResultExt;
 use super::entities::{authorization_code, grant, grant_access_token, refresh_token};
@@ -23,6 +25,7 @@ impl GrantRepository for Store {
             auth_time: Set(g.auth_time),
             created_at: Set(g.created_at),
             revoked_at: Set(g.revoked_at),
+            sid: Set(g.sid.clone()),
         };
         grant::Entity::insert(row)
             .exec_without_returning(&self.db)
@@ -44,7 +47,20 @@ impl GrantRepository for Store {
             auth_time: m.auth_time,
             created_at: m.created_at,
             revoked_at: m.revoked_at,
+            sid: m.sid,
         }))
+    }
+
+    async fn session_clients(&self, sid: &str) -> anyhow::Result<Vec<String>> {
+        grant::Entity::find()
+            .select_only()
+            .column(grant::Column::ClientId)
+            .distinct()
+            .filter(grant::Column::Sid.eq(sid))
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await
+            .db_context("failed to list the clients of a session")
     }
 
     async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()> {

@@ -96,6 +96,7 @@ async fn grant_with_tokens(store: &Store, user: &User, client: &ClientId, id: &s
             auth_time: now,
             created_at: now,
             revoked_at: None,
+            sid: Some("sid-1".into()),
         })
         .await
         .unwrap();

@@ -81,6 +81,10 @@ pub struct LogoutView<'a> {
     pub chrome: &'a Chrome<'a>,
     pub user_display: Option<String>,
     pub csrf_token: String,
+    /// The sealed end-session request, when an application asked for the sign-out.
+    pub ticket: Option<String>,
+    /// The application that asked, when it is known.
+    pub client_name: Option<String>,
 }
 
 #[cfg(test)]
@@ -267,6 +271,8 @@ mod tests {
                 chrome: &chrome,
                 user_display: None,
                 csrf_token: "c".into(),
+                ticket: Some("t".into()),
+                client_name: Some("Example".into()),
             }),
             render(&ErrorView {
                 chrome: &chrome,

@@ -23,15 +23,7 @@ async fn openid_client_library_discovers_the_provider() {
 #[tokio::test]
 async fn both_metadata_documents_agree_and_advertise_what_is_implemented() {
     let app = spawn_app().await;
-    let oidc: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let oidc = app.openid_configuration().await;
     let resp = app
         .http
         .get(app.url("/.well-known/oauth-authorization-server"))

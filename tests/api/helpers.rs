@@ -311,15 +311,25 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
-    pub async fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+    /// A JSON document served at `path`.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.http
-            .get(self.url("/jwks"))
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    /// The OpenID Connect discovery document.
+    pub async fn openid_configuration(&self) -> Value {
+        self.get_json("/.well-known/openid-configuration").await
+    }
+
+    pub async fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+        self.get_json("/jwks").await
     }
 
     /// Verifies a JWT with the `jsonwebtoken` crate against the published JWKS, independently

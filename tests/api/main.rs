@@ -17,6 +17,7 @@ mod flow;
 mod forward_auth;
 mod introspection;
 mod keys;
+mod logout;
 mod metrics;
 mod private_key_jwt;
 mod revocation;
@@ -24,6 +25,7 @@ mod several_nodes;
 
 mod authorization_code_flow;
 mod authorization_errors;
+mod backchannel_logout;
 mod branding_and_languages;
 mod browser;
 mod brute_force;

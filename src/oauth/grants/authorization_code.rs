@@ -97,6 +97,7 @@ pub async fn exchange(
             audience,
             auth_time: record.auth_time,
             nonce: record.nonce.as_deref(),
+            sid: grant.sid.as_deref(),
         },
     )
     .await

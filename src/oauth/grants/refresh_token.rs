@@ -73,6 +73,7 @@ pub async fn exchange(
             audience,
             auth_time: record.auth_time,
             nonce: None,
+            sid: grant.sid.as_deref(),
         },
     )
     .await

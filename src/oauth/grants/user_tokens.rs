@@ -21,6 +21,7 @@ pub struct UserTokenRequest<'a> {
     pub audience: Vec<String>,
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
+    pub sid: Option<&'a str>,
 }
 
 pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenResponse> {
@@ -48,6 +49,7 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
             scope: r.token_scope,
             auth_time: r.auth_time,
             nonce: r.nonce,
+            sid: r.sid,
             access_token: &at.token,
         })?)
     } else {

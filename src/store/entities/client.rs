@@ -13,6 +13,10 @@ pub struct Model {
     /// JSON array of strings.
     pub redirect_uris: String,
     /// JSON array of strings.
+    pub post_logout_redirect_uris: String,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
+    /// JSON array of strings.
     pub grant_types: String,
     /// Space-delimited scope tokens (RFC 6749 section 3.3).
     pub scopes: String,

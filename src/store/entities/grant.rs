@@ -12,6 +12,7 @@ pub struct Model {
     pub auth_time: i64,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    pub sid: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
