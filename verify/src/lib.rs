@@ -129,3 +129,29 @@ fn now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn an_unreachable_issuer_means_keys_unavailable_not_a_bad_token() {
+        // A port nothing listens on: bind one, then close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut c = VerifierConfig::new(format!("http://127.0.0.1:{port}"), "orders");
+        c.http_timeout = Duration::from_secs(2);
+        let v = Verifier::new(c);
+        // {"alg":"RS256","typ":"at+jwt","kid":"k"} . {} . "sig"
+        let token = "eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6ImsifQ.e30.c2ln";
+        let err = v.verify(token).await.unwrap_err();
+        assert!(matches!(err, VerifyError::KeysUnavailable(_)), "{err:?}");
+        assert_eq!(err.status(), 503);
+        assert_eq!(err.www_authenticate("orders"), None);
+        assert_eq!(v.jwks_fetches(), 1);
+    }
+}
