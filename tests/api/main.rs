@@ -22,6 +22,7 @@ mod metrics;
 mod private_key_jwt;
 mod revocation;
 mod several_nodes;
+mod verifier;
 
 mod authorization_code_flow;
 mod authorization_errors;
