@@ -88,6 +88,8 @@ pub(crate) struct DemoState {
     rp: RelyingParty,
     /// The server's origin, which the sign-out redirect goes to (CSP `form-action`).
     issuer_origin: String,
+    /// Where the server sends the browser back after RP-initiated logout (registered).
+    post_logout_redirect_uri: String,
     pending: Mutex<Expiring<Pending>>,
     sessions: Mutex<Expiring<DemoSession>>,
 }
@@ -115,6 +117,7 @@ impl DemoApp {
                 &client.redirect_uri,
             )?,
             issuer_origin,
+            post_logout_redirect_uri: post_logout_redirect_uri_for(&client.redirect_uri),
             pending: Mutex::new(Expiring::new(PENDING_TTL)),
             sessions: Mutex::new(Expiring::new(SESSION_TTL)),
         });
@@ -147,6 +150,12 @@ impl DemoApp {
 /// The redirect URI of a demo app listening on `addr`.
 pub fn redirect_uri_for(addr: SocketAddr) -> String {
     format!("http://{addr}/callback")
+}
+
+/// The post-logout redirect URI of the demo app whose redirect URI is `redirect_uri`: its
+/// home page.
+pub fn post_logout_redirect_uri_for(redirect_uri: &str) -> String {
+    format!("{}/", redirect_uri.trim_end_matches("/callback"))
 }
 
 /// Whether `issuer` is on this machine: the demo's user has a published password, so it

@@ -213,9 +213,11 @@ pub async fn refresh(State(s): State<Arc<DemoState>>, jar: CookieJar, body: Byte
 }
 
 /// Ends the demo app's session, then sends the browser to the server's sign-out: its
-/// `end_session_endpoint` when discovery offers one, else its `/logout` page.
+/// `end_session_endpoint` when discovery offers one (RP-Initiated Logout 1.0, with the ID
+/// token as `id_token_hint` and the demo's home page as `post_logout_redirect_uri`), else
+/// its `/logout` page.
 pub async fn sign_out(State(s): State<Arc<DemoState>>, jar: CookieJar, body: Bytes) -> Response {
-    let Some((key, _)) = session_for_form(&s, &jar, &body) else {
+    let Some((key, session)) = session_for_form(&s, &jar, &body) else {
         return error_text(
             &s,
             StatusCode::FORBIDDEN,
@@ -226,9 +228,19 @@ pub async fn sign_out(State(s): State<Arc<DemoState>>, jar: CookieJar, body: Byt
     let jar = jar.add(cookie(SESSION_COOKIE, String::new(), 0));
     let target = match s.rp.discover().await {
         Ok(Metadata {
-            end_session_endpoint: Some(url),
+            end_session_endpoint: Some(mut url),
             ..
-        }) => url.to_string(),
+        }) => {
+            {
+                let mut q = url.query_pairs_mut();
+                if let Some(hint) = &session.tokens.id_token {
+                    q.append_pair("id_token_hint", hint);
+                }
+                q.append_pair("client_id", s.rp.client_id());
+                q.append_pair("post_logout_redirect_uri", &s.post_logout_redirect_uri);
+            }
+            url.to_string()
+        }
         Ok(meta) => format!("{}/logout", meta.issuer),
         Err(e) => return (jar, error(&s, StatusCode::BAD_GATEWAY, &e)).into_response(),
     };

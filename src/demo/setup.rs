@@ -38,8 +38,14 @@ pub async fn provision(store: &Store, redirect_uri: &str) -> Result<DemoClient, 
         }
         Err(e) => return Err(e),
     }
+    let post_logout = super::post_logout_redirect_uri_for(redirect_uri);
     let same_redirect = match clients::get(store, DEMO_CLIENT_ID).await {
-        Ok(c) => Some(c.redirect_uris.iter().any(|u| u.as_str() == redirect_uri)),
+        Ok(c) => Some(
+            c.redirect_uris.iter().any(|u| u.as_str() == redirect_uri)
+                && c.post_logout_redirect_uris
+                    .iter()
+                    .any(|u| u.as_str() == post_logout),
+        ),
         Err(AdminError::NotFound(_)) => None,
         Err(e) => return Err(e),
     };
@@ -47,7 +53,8 @@ pub async fn provision(store: &Store, redirect_uri: &str) -> Result<DemoClient, 
         Some(true) => clients::rotate_secret(store, DEMO_CLIENT_ID).await?,
         other => {
             if other.is_some() {
-                // Another demo port than last time: register it afresh.
+                // Another demo port than last time (or a registration from an older
+                // version): register it afresh.
                 clients::delete(store, DEMO_CLIENT_ID).await?;
             }
             clients::create(
@@ -56,6 +63,7 @@ pub async fn provision(store: &Store, redirect_uri: &str) -> Result<DemoClient, 
                     id: DEMO_CLIENT_ID.into(),
                     name: Some("Latchkey demo app".into()),
                     redirect_uris: vec![redirect_uri.into()],
+                    post_logout_redirect_uris: vec![post_logout.clone()],
                     scopes: vec!["openid profile email offline_access".into()],
                     ..NewClient::default()
                 },

@@ -134,9 +134,26 @@ async fn demo_journey(app: &TestApp, browser: &Client, demo_url: &str) {
         assert!(Instant::now() < deadline, "the refresh did not show");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Sign-out: RP-initiated logout with the ID token as hint ends the Latchkey session at
+    // once and comes back to the demo app's start page.
     click(browser, "#signout").await;
-    wait_for_url(browser, &app.url("/logout")).await;
-    assert_eq!(text(browser, "h1").await, "Sign out of Latchkey?");
+    wait_for_url(browser, demo_url).await;
+    let deadline = Instant::now() + WAIT;
+    while !browser
+        .source()
+        .await
+        .unwrap()
+        .contains("Sign in with Latchkey")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not back at the demo's start page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The Latchkey session is gone: signing in again asks for the password.
+    click(browser, "#signin").await;
+    wait_for(browser, "form[action='/login']").await;
 }
 
 #[tokio::test]

@@ -89,11 +89,20 @@ async fn the_demo_app_signs_in_refreshes_and_signs_out() {
         .await;
     assert_eq!(forged.status, 403);
 
-    // Act + Assert: sign-out ends the app's session and opens Latchkey's sign-out page.
+    // Act + Assert: sign-out ends the app's session and sends the browser to Latchkey's
+    // end_session_endpoint with the ID token as hint, which ends the Latchkey session at once
+    // and comes back to the registered post-logout URI, the demo's start page.
     let out = browser
         .post(&format!("{demo_url}signout"), &[("csrf", &csrf)])
         .await;
-    assert_eq!(out.location.as_deref(), Some(app.url("/logout").as_str()));
+    let location = out.location.clone().expect("a redirect");
+    assert!(
+        location.starts_with(&app.url("/logout?")) && location.contains("id_token_hint="),
+        "{location}"
+    );
+    let ended = browser.get(&location).await;
+    assert_eq!(ended.status, 303, "{ended:?}");
+    assert_eq!(ended.location.as_deref(), Some(demo_url.as_str()));
     let again = browser.get(&demo_url).await;
     assert!(again.body.contains("Sign in with Latchkey"));
 }
