@@ -93,9 +93,12 @@ impl Provider {
         {
             return Ok(Verdict::InvalidToken("the access token is not yet valid"));
         }
-        // Through the revocation port, so the per-node cache of revoked ids applies.
-        if self.revocations.is_access_token_revoked(&at.jti).await? {
-            return Ok(Verdict::InvalidToken("the access token was revoked"));
+        // The same liveness rule as introspection (not revoked, client still registered),
+        // through the ports, so the per-node caches apply.
+        if !self.is_live(&at).await? {
+            return Ok(Verdict::InvalidToken(
+                "the access token was revoked or its client removed",
+            ));
         }
         let mut demands = extra;
         if let Some(rule) = rule {

@@ -12,9 +12,9 @@ impl Provider {
         let at = self.verify_access_token(token).ok_or_else(|| {
             OAuthError::InvalidToken("the access token is invalid or expired".into())
         })?;
-        if self.revocations.is_access_token_revoked(&at.jti).await? {
+        if !self.is_live(&at).await? {
             return Err(OAuthError::InvalidToken(
-                "the access token was revoked".into(),
+                "the access token was revoked or its client removed".into(),
             ));
         }
         if !at.scope.contains("openid") {
