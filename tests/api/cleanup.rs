@@ -3,24 +3,12 @@
 //! /metrics.
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 
 use crate::flow::{user, web_client};
-use crate::helpers::spawn_app_with;
+use crate::helpers::{count_rows_on, spawn_app_with};
 
 const PER_TABLE: usize = 20_000;
-
-async fn count(db: &DatabaseConnection, table: &str) -> i64 {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get("", "n").unwrap()
-}
 
 /// Multi-row INSERTs of 1,000 rows, `row(i)` giving one parenthesised tuple.
 async fn seed(db: &impl ConnectionTrait, table: &str, cols: &str, row: impl Fn(usize) -> String) {
@@ -107,7 +95,7 @@ async fn expired_records_are_deleted_in_batches_and_counted() {
     loop {
         let mut left = 0;
         for t in tables {
-            left += count(&db, t).await;
+            left += count_rows_on(&db, t).await;
         }
         if left == 3 {
             break;
@@ -116,9 +104,9 @@ async fn expired_records_are_deleted_in_batches_and_counted() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     println!("cleaned up in {:?}", started.elapsed());
-    assert_eq!(count(&db, "grants").await, 1);
-    assert_eq!(count(&db, "refresh_tokens").await, 1);
-    assert_eq!(count(&db, "revoked_tokens").await, 1);
+    assert_eq!(count_rows_on(&db, "grants").await, 1);
+    assert_eq!(count_rows_on(&db, "refresh_tokens").await, 1);
+    assert_eq!(count_rows_on(&db, "revoked_tokens").await, 1);
 
     let text = app
         .http

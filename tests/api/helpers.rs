@@ -220,15 +220,7 @@ impl TestApp {
     /// Rows in a table, read over a connection of its own (to prove what a request stored).
     pub async fn count_rows(&self, table: &str) -> i64 {
         let conn = Database::connect(&self.db_url).await.expect("connect");
-        let row = conn
-            .query_one_raw(sea_orm::Statement::from_string(
-                conn.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
-            .await
-            .expect("count query")
-            .expect("one row");
-        let n: i64 = row.try_get("", "n").expect("count");
+        let n = count_rows_on(&conn, table).await;
         conn.close().await.ok();
         n
     }
@@ -347,6 +339,19 @@ impl TestApp {
         let data = jsonwebtoken::decode::<Value>(token, &key, &validation).expect("JWT verifies");
         (data.header, data.claims)
     }
+}
+
+/// Rows in `table`, over an open connection.
+pub async fn count_rows_on(conn: &impl sea_orm::ConnectionTrait, table: &str) -> i64 {
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count query")
+        .expect("one row");
+    row.try_get("", "n").expect("count")
 }
 
 pub fn urlencode(s: &str) -> String {
