@@ -33,4 +33,6 @@ mod brute_force;
 mod hostile;
 mod refresh_rotation;
 mod sessions_and_consent;
+mod sign_in_methods;
+mod sign_in_page;
 mod token_exchange;
