@@ -4,9 +4,11 @@
 //! session's own user only; the protocol decides, these handlers map.
 mod view;
 
+use std::net::IpAddr;
+
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
@@ -107,97 +109,86 @@ async fn account_page(
     (jar, render(chrome, status, &view, None)).into_response()
 }
 
-/// A posted account form: CSRF-checked, from a signed-in browser.
-struct Posted {
+/// A posted account form: a form body carrying this browser's CSRF token (`page_form`),
+/// from a signed-in browser. Anything else is answered before the handler runs: 403 for a
+/// bad token, the sign-in redirect without a session.
+pub struct AccountForm {
+    page: Page,
+    jar: CookieJar,
+    ip: Option<IpAddr>,
     form: Params,
     session: Session,
     user: User,
 }
 
-async fn posted(
-    p: &Provider,
-    chrome: &Chrome<'_>,
-    jar: &CookieJar,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Posted, Response> {
-    let form = page_form(p, chrome, jar, headers, body).map_err(|r| *r)?;
-    let (session, user) = signed_in(p, chrome, jar).await?;
-    Ok(Posted {
-        form,
-        session,
-        user,
-    })
+impl FromRequest<AppState> for AccountForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(page) = Page::from_request_parts(&mut parts, state).await;
+        let Ok(ClientAddr(ip)) = ClientAddr::from_request_parts(&mut parts, state).await;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let headers = parts.headers.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let p = &state.provider;
+        let (form, session, user) = {
+            let chrome = page.chrome(None);
+            let form = page_form(p, &chrome, &jar, &headers, &body).map_err(|r| *r)?;
+            let (session, user) = signed_in(p, &chrome, &jar).await?;
+            (form, session, user)
+        };
+        Ok(Self {
+            page,
+            jar,
+            ip,
+            form,
+            session,
+            user,
+        })
+    }
+}
+
+impl AccountForm {
+    fn field(&self, name: &str) -> &str {
+        self.form.get(name).unwrap_or("")
+    }
 }
 
 fn done(p: &Provider, what: &str) -> Response {
     redirect(&format!("{}?done={what}", p.account_path()))
 }
 
-pub async fn profile_post(
-    State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    page: Page,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn profile_post(State(s): State<AppState>, f: AccountForm) -> Response {
     let p = &s.provider;
-    let chrome = page.chrome(None);
-    let Posted {
-        form,
-        session,
-        user,
-    } = match posted(p, &chrome, &jar, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let name = form.get("name").unwrap_or("");
-    let email = form.get("email").unwrap_or("");
-    match p.update_profile(&user, name, email, ip).await {
+    let result = p
+        .update_profile(&f.user, f.field("name"), f.field("email"), f.ip)
+        .await;
+    match result {
         Ok(()) => done(p, DONE_PROFILE),
-        Err(e) => refused(p, &chrome, jar, &session, user, e).await,
+        Err(e) => refused(p, f, e).await,
     }
 }
 
-pub async fn password_post(
-    State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    page: Page,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn password_post(State(s): State<AppState>, f: AccountForm) -> Response {
     let p = &s.provider;
-    let chrome = page.chrome(None);
-    let Posted {
-        form,
-        session,
-        user,
-    } = match posted(p, &chrome, &jar, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
     let change = PasswordChange {
-        current: form.get("current_password").unwrap_or(""),
-        new: form.get("new_password").unwrap_or(""),
-        repeat: form.get("repeat_password").unwrap_or(""),
+        current: f.field("current_password"),
+        new: f.field("new_password"),
+        repeat: f.field("repeat_password"),
     };
-    match p.change_password(&session, &user, &change, ip).await {
+    let result = p.change_password(&f.session, &f.user, &change, f.ip).await;
+    match result {
         Ok(()) => done(p, DONE_PASSWORD),
-        Err(e) => refused(p, &chrome, jar, &session, user, e).await,
+        Err(e) => refused(p, f, e).await,
     }
 }
 
 /// The account page again, with the reason next to the form that was refused.
-async fn refused(
-    p: &Provider,
-    chrome: &Chrome<'_>,
-    jar: CookieJar,
-    session: &Session,
-    user: User,
-    e: AccountError,
-) -> Response {
+async fn refused(p: &Provider, f: AccountForm, e: AccountError) -> Response {
+    let chrome = &f.page.chrome(None);
     let t = chrome.t;
     let mut errors = FormErrors::default();
     let mut retry_after = None;
@@ -237,7 +228,7 @@ async fn refused(
         }
         AccountError::Failed(e) => return error_page(chrome, &e),
     };
-    let mut resp = account_page(p, chrome, jar, session, user, status, None, errors).await;
+    let mut resp = account_page(p, chrome, f.jar, &f.session, f.user, status, None, errors).await;
     if let Some(secs) = retry_after {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -245,70 +236,34 @@ async fn refused(
     resp
 }
 
-pub async fn revoke_post(
-    State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    page: Page,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn revoke_post(State(s): State<AppState>, f: AccountForm) -> Response {
     let p = &s.provider;
-    let chrome = page.chrome(None);
-    let Posted { form, user, .. } = match posted(p, &chrome, &jar, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let client_id = form.get("client_id").unwrap_or("");
-    match p.revoke_connected_app(&user, client_id, ip).await {
+    match p
+        .revoke_connected_app(&f.user, f.field("client_id"), f.ip)
+        .await
+    {
         Ok(_) => done(p, DONE_REVOKED),
-        Err(e) => error_page(&chrome, &e),
+        Err(e) => error_page(&f.page.chrome(None), &e),
     }
 }
 
-pub async fn end_session_post(
-    State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    page: Page,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn end_session_post(State(s): State<AppState>, f: AccountForm) -> Response {
     let p = &s.provider;
-    let chrome = page.chrome(None);
-    let Posted {
-        form,
-        session,
-        user,
-    } = match posted(p, &chrome, &jar, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let sid = form.get("sid").unwrap_or("");
-    let own = sid == p.session_sid(&session);
-    match p.sign_out_session(&user, sid, ip).await {
-        Ok(_) if own => signed_out(p, &chrome, jar),
+    let sid = f.field("sid");
+    let own = sid == p.session_sid(&f.session);
+    let chrome = f.page.chrome(None);
+    match p.sign_out_session(&f.user, sid, f.ip).await {
+        Ok(_) if own => signed_out(p, &chrome, f.jar),
         Ok(_) => done(p, DONE_SESSION),
         Err(e) => error_page(&chrome, &e),
     }
 }
 
-pub async fn end_all_post(
-    State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    page: Page,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn end_all_post(State(s): State<AppState>, f: AccountForm) -> Response {
     let p = &s.provider;
-    let chrome = page.chrome(None);
-    let Posted { user, .. } = match posted(p, &chrome, &jar, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    match p.sign_out_everywhere(&user, ip).await {
-        Ok(_) => signed_out(p, &chrome, jar),
+    let chrome = f.page.chrome(None);
+    match p.sign_out_everywhere(&f.user, f.ip).await {
+        Ok(_) => signed_out(p, &chrome, f.jar),
         Err(e) => error_page(&chrome, &e),
     }
 }
