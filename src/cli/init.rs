@@ -172,6 +172,17 @@ product_name = "Latchkey"
 # scopes = ["orders:read"]
 # audiences = ["https://api.example.com"]
 # session = "deny"                              # or "allow", "redirect"
+
+# [[token_exchange.trusted_issuers]]
+# Another issuer whose access tokens clients may exchange (RFC 8693), each client only when
+# its policy names it (clients exchange-policy --exchange-issuer); docs/token-exchange.md.
+# issuer = "https://idp.partner.example"
+# jwks_uri = "https://idp.partner.example/jwks"
+# algorithms = ["RS256", "ES256"]
+# audience = "https://login.example.com"         # aud must contain it
+# token_types = ["at+jwt"]                       # accepted header typ
+# subject = "prefix"                             # or "as_is", "local_user"
+# subject_prefix = "partner:"
 "##,
         max_conn = d.database_max_connections,
         att = t.access_token_ttl,

@@ -7,6 +7,7 @@
 use serde_json::Value;
 use url::Url;
 
+use super::access_token::audiences;
 use super::error::OAuthResult;
 use super::{Provider, now};
 use crate::config::{ForwardAuthRule, SessionPolicy};
@@ -24,6 +25,9 @@ pub enum Credential<'a> {
 /// The request the gateway is deciding about.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
+    /// The original method (only `GET` and `HEAD` are sent to sign in: a browser comes back
+    /// from signing in with a `GET`, so another method's request would be lost).
+    pub method: String,
     /// `https` or `http`, when the gateway said.
     pub scheme: Option<String>,
     pub host: Option<String>,
@@ -177,6 +181,9 @@ impl Provider {
     /// `sign_in_url?rd=<original URL>`, only for a host in `allowed_redirect_domains`.
     fn sign_in_redirect(&self, target: &Target) -> Option<Url> {
         let f = &self.settings.forward_auth;
+        if !matches!(target.method.to_ascii_uppercase().as_str(), "GET" | "HEAD") {
+            return None;
+        }
         let mut sign_in = f.sign_in_url.clone()?;
         let scheme = target.scheme.as_deref().unwrap_or("https");
         if !matches!(scheme, "https" | "http") || !target.uri.starts_with('/') {
@@ -225,14 +232,6 @@ impl Provider {
                     .then(|| (header.clone(), value))
             })
             .collect()
-    }
-}
-
-fn audiences(claims: &Value) -> Vec<&str> {
-    match claims.get("aud") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
     }
 }
 

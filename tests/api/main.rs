@@ -34,3 +34,4 @@ mod hostile;
 mod refresh_rotation;
 mod sessions_and_consent;
 mod token_exchange;
+mod token_exchange_foreign;
