@@ -113,6 +113,11 @@ impl<'a> Event<'a> {
         self
     }
 
+    pub fn client_opt(mut self, client_id: Option<&'a str>) -> Self {
+        self.client_id = client_id;
+        self
+    }
+
     pub fn user(mut self, user_id: &'a str) -> Self {
         self.user_id = Some(user_id);
         self

@@ -2,9 +2,11 @@
 //! introspection and revocation. It must not import axum, askama or sea-orm: it talks to
 //! storage only through `ports`, and to keys through `keys::KeyRing`.
 pub mod access_token;
+pub mod authn;
 pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
@@ -18,6 +20,7 @@ pub mod params;
 pub mod pkce;
 pub mod ports;
 pub mod revoke;
+pub mod signin;
 pub mod throttle;
 pub mod token;
 pub mod userinfo;

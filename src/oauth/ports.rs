@@ -79,6 +79,8 @@ pub trait SessionRepository: Send + Sync {
     /// The session, if it exists and has not expired at `now`.
     async fn find_session(&self, id_hash: &str, now: i64) -> anyhow::Result<Option<Session>>;
     async fn delete_session(&self, id_hash: &str) -> anyhow::Result<()>;
+    /// Records that the session was used at `now` (`last_seen_at`).
+    async fn touch_session(&self, id_hash: &str, now: i64) -> anyhow::Result<()>;
 }
 
 /// Remembered consent (OpenID Connect Core section 3.1.2.4), per user and client.

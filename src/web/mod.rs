@@ -14,6 +14,7 @@ mod logout;
 mod metrics;
 mod pages;
 mod serve;
+mod signin;
 mod token;
 mod ui;
 mod userinfo;
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
             "/consent",
             get(authorize::form_page_get).post(authorize::consent_post),
         )
+        .route("/signin", get(signin::sign_in_get))
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/forward-auth", any(forward_auth::forward_auth))
         .route("/forward-auth/{*path}", any(forward_auth::forward_auth))

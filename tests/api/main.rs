@@ -33,5 +33,7 @@ mod brute_force;
 mod hostile;
 mod refresh_rotation;
 mod sessions_and_consent;
+mod sign_in_methods;
+mod sign_in_page;
 mod token_exchange;
 mod token_exchange_foreign;
