@@ -146,7 +146,8 @@ pub struct ForwardAuthSettings {
     /// host) or `.example.com` (that domain and its subdomains). Other hosts get no redirect.
     pub allowed_redirect_domains: Vec<String>,
     /// Where rules with `session = "redirect"` send a browser without a session; the
-    /// original URL is added as the `rd` query parameter.
+    /// original URL is added as the `rd` query parameter. Unset: this server's own
+    /// `/signin?return_to=<original URL>`.
     pub sign_in_url: Option<Url>,
 }
 
@@ -167,7 +168,8 @@ pub struct ForwardAuthRule {
     pub audiences: Vec<String>,
     /// Browsers with a Latchkey session and no token: `deny` (401), `allow` (200 with the
     /// session's subject; `scopes` and `audiences` apply to tokens only) or `redirect`
-    /// (like `allow`, and without a session sent to `sign_in_url`).
+    /// (like `allow`, and without a session sent to sign in: `sign_in_url`, or this server's
+    /// `/signin`).
     #[serde(default)]
     pub session: SessionPolicy,
 }
@@ -669,9 +671,6 @@ impl Settings {
                 crate::domain::ScopeToken::parse(s)
                     .with_context(|| format!("forward_auth.rules: {s:?} is not a scope"))?;
             }
-            if rule.session == SessionPolicy::Redirect && f.sign_in_url.is_none() {
-                bail!("forward_auth.rules: session = \"redirect\" needs forward_auth.sign_in_url");
-            }
         }
         for header in f.claim_headers.values() {
             // RFC 9110 section 5.1: a field name is a token.
@@ -828,7 +827,7 @@ session = "redirect"
         s.forward_auth.rules = vec![rule(SessionPolicy::Allow)];
         assert!(s.validate().is_ok());
         s.forward_auth.rules = vec![rule(SessionPolicy::Redirect)];
-        assert!(s.validate().is_err(), "redirect without sign_in_url");
+        assert!(s.validate().is_ok(), "redirect to this server's /signin");
         s.forward_auth.sign_in_url = Some(Url::parse("https://portal.example.com/in").unwrap());
         assert!(s.validate().is_ok());
         let mut bad = rule(SessionPolicy::Deny);

@@ -61,7 +61,8 @@ pub enum Verdict {
     InvalidToken(&'static str),
     /// Valid, but the route needs these scopes (all of them).
     InsufficientScope(Scope),
-    /// A browser to send to sign in; the URL carries the original one as `rd`.
+    /// A browser to send to sign in; the URL carries the original one (`rd` for a
+    /// configured `sign_in_url`, `return_to` for this server's `/signin`).
     SignIn(Url),
 }
 
@@ -178,13 +179,17 @@ impl Provider {
             .max_by_key(|r| (r.path_prefix.trim_end_matches('/').len(), r.host.is_some()))
     }
 
-    /// `sign_in_url?rd=<original URL>`, only for a host in `allowed_redirect_domains`.
+    /// `sign_in_url?rd=<original URL>`, or without a `sign_in_url` this server's own
+    /// `/signin?return_to=<original URL>`; only for a host in `allowed_redirect_domains`.
     fn sign_in_redirect(&self, target: &Target) -> Option<Url> {
         let f = &self.settings.forward_auth;
         if !matches!(target.method.to_ascii_uppercase().as_str(), "GET" | "HEAD") {
             return None;
         }
-        let mut sign_in = f.sign_in_url.clone()?;
+        let (mut sign_in, param) = match &f.sign_in_url {
+            Some(url) => (url.clone(), "rd"),
+            None => (Url::parse(&self.endpoint("/signin")).ok()?, "return_to"),
+        };
         let scheme = target.scheme.as_deref().unwrap_or("https");
         if !matches!(scheme, "https" | "http") || !target.uri.starts_with('/') {
             return None;
@@ -204,7 +209,7 @@ impl Provider {
         }
         sign_in
             .query_pairs_mut()
-            .append_pair("rd", original.as_str());
+            .append_pair(param, original.as_str());
         Some(sign_in)
     }
 
