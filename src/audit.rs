@@ -20,6 +20,7 @@ pub enum Kind {
     ClientAuthThrottled,
     ConsentGranted,
     ConsentDenied,
+    ConsentRevoked,
     TokenIssued,
     TokenRevoked,
     ClientCreated,
@@ -30,6 +31,7 @@ pub enum Kind {
     UserCreated,
     UserDeleted,
     UserPasswordChanged,
+    UserProfileChanged,
     KeyRotated,
     KeyRemoved,
 }
@@ -44,6 +46,7 @@ impl Kind {
             Kind::ClientAuthThrottled => "client_auth.throttled",
             Kind::ConsentGranted => "consent.granted",
             Kind::ConsentDenied => "consent.denied",
+            Kind::ConsentRevoked => "consent.revoked",
             Kind::TokenIssued => "token.issued",
             Kind::TokenRevoked => "token.revoked",
             Kind::ClientCreated => "client.created",
@@ -54,6 +57,7 @@ impl Kind {
             Kind::UserCreated => "user.created",
             Kind::UserDeleted => "user.deleted",
             Kind::UserPasswordChanged => "user.password_changed",
+            Kind::UserProfileChanged => "user.profile_changed",
             Kind::KeyRotated => "key.rotated",
             Kind::KeyRemoved => "key.removed",
         }

@@ -13,6 +13,7 @@ mod m20261130_000020_expiry_indexes;
 mod m20261130_000050_token_exchange_policies;
 mod m20261130_000070_logout;
 mod m20261201_000080_sign_in_methods;
+mod m20261201_000081_logout_outbox;
 mod m20261201_000110_exchange_issuers;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000050_token_exchange_policies::Migration),
             Box::new(m20261130_000070_logout::Migration),
             Box::new(m20261201_000080_sign_in_methods::Migration),
+            Box::new(m20261201_000081_logout_outbox::Migration),
             Box::new(m20261201_000110_exchange_issuers::Migration),
         ]
     }

@@ -9,6 +9,7 @@ use super::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use super::error::{OAuthError, OAuthResult};
 use super::model::{AuthorizationCode, Grant, Session, User};
 use super::params::Params;
+use super::ports::SessionSelection;
 use super::signin::{LoginPrompt, LoginTicket, SignInContext, SignInStep, SignInTarget};
 use super::throttle::{self, Verdict};
 use super::{Provider, now};
@@ -30,7 +31,7 @@ pub enum LoginRejection {
 }
 
 /// What checking a username and password came to.
-enum PasswordCheck {
+pub(super) enum PasswordCheck {
     Rejected(LoginRejection),
     Proved(Box<User>),
 }
@@ -77,18 +78,22 @@ impl Provider {
     /// The `sid` of a session (OpenID Connect Front/Back-Channel Logout): a keyed hash of
     /// the stored session key, so it is stable, public and says nothing of the cookie.
     pub fn session_sid(&self, session: &Session) -> String {
-        self.hasher.hash(&format!("sid:{}", session.id_hash))
+        self.sid_of(&session.id_hash)
     }
 
-    /// Ends the session behind a session cookie value, if any.
+    pub(super) fn sid_of(&self, id_hash: &str) -> String {
+        self.hasher.hash(&format!("sid:{id_hash}"))
+    }
+
+    /// Ends the session behind a session cookie value, if any, with back-channel logout to
+    /// its clients (`end_sessions`).
     pub async fn sign_out(&self, session_cookie: Option<&str>) -> OAuthResult<()> {
         if let Some(cookie) = session_cookie.filter(|c| !c.is_empty() && c.len() <= 128) {
             let hash = self.hasher.hash(cookie);
-            let session = self.sessions.find_session(&hash, now()).await?;
-            self.sessions.delete_session(&hash).await?;
-            tracing::info!("signed out");
-            if let Some(session) = session {
-                self.notify_session_ended(&session).await;
+            if let Some(session) = self.sessions.find_session(&hash, now()).await? {
+                self.end_sessions(&session.user_id, SessionSelection::Only(&hash))
+                    .await?;
+                tracing::info!("signed out");
             }
         }
         Ok(())
@@ -127,6 +132,7 @@ impl Provider {
             password,
             source_ip: ctx.source_ip,
             client_id: target.client_id(),
+            reauthentication: false,
         };
         let checked = self
             .check_sign_in(&attempt)
@@ -156,7 +162,7 @@ impl Provider {
 
     /// Checks the password, with throttling of failures per (username, address) and per
     /// username (`throttle`).
-    async fn check_sign_in(&self, attempt: &Attempt<'_>) -> OAuthResult<PasswordCheck> {
+    pub(super) async fn check_sign_in(&self, attempt: &Attempt<'_>) -> OAuthResult<PasswordCheck> {
         // Keyed by a hash of the normalised username, the same for names that do not exist
         // (so the throttle reveals nothing about which do), and never the name in clear (it
         // is sometimes a password typed in the wrong field).
@@ -234,10 +240,12 @@ impl Provider {
         // username's count across addresses is left alone, so an attack from elsewhere keeps
         // being counted.
         self.login_throttle.clear_failures(&pair).await?;
-        attempt
-            .audit(audit::Kind::LoginSucceeded)
-            .user(&user.id)
-            .emit();
+        if !attempt.reauthentication {
+            attempt
+                .audit(audit::Kind::LoginSucceeded)
+                .user(&user.id)
+                .emit();
+        }
         Ok(PasswordCheck::Proved(Box::new(user)))
     }
 
@@ -479,13 +487,16 @@ impl Provider {
     }
 }
 
-/// One submitted login form, with where it came from.
-struct Attempt<'a> {
-    username: &'a str,
-    password: &'a str,
-    source_ip: Option<IpAddr>,
-    /// The client of the authorization request; none for `/signin`.
-    client_id: Option<&'a str>,
+/// One submitted password, with where it came from.
+pub(super) struct Attempt<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub source_ip: Option<IpAddr>,
+    /// The client of the authorization request; none for `/signin` and the account page.
+    pub client_id: Option<&'a str>,
+    /// A signed-in person confirming their password (the account page): a success is not
+    /// a sign-in and is not recorded as one.
+    pub reauthentication: bool,
 }
 
 impl Attempt<'_> {

@@ -2,6 +2,7 @@
 //! introspection and revocation. It must not import axum, askama or sea-orm: it talks to
 //! storage only through `ports`, and to keys through `keys::KeyRing`.
 pub mod access_token;
+pub mod account;
 pub mod authn;
 pub mod authorize;
 pub mod backchannel;
@@ -20,6 +21,7 @@ pub mod params;
 pub mod pkce;
 pub mod ports;
 pub mod revoke;
+mod session_end;
 pub mod signin;
 pub mod throttle;
 pub mod token;
@@ -46,6 +48,7 @@ pub struct Provider {
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    pub accounts: Arc<dyn ports::AccountRepository>,
     pub keys: Arc<KeyRing>,
     pub passwords: PasswordHasher,
     /// The discovery document, serialised once.
@@ -71,6 +74,7 @@ pub struct Ports {
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    pub accounts: Arc<dyn ports::AccountRepository>,
 }
 
 impl Provider {
@@ -98,6 +102,7 @@ impl Provider {
             consents: ports.consents,
             grants: ports.grants,
             login_throttle: ports.login_throttle,
+            accounts: ports.accounts,
             keys,
             passwords: PasswordHasher::default(),
             metadata_json: Arc::from(""),

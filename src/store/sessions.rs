@@ -9,7 +9,7 @@ use super::Store;
 use super::entities::{consent, session};
 use crate::oauth::authn::{amr_from_text, amr_to_text};
 use crate::oauth::model::Session;
-use crate::oauth::ports::{ConsentRepository, SessionRepository};
+use crate::oauth::ports::{ConsentRepository, EndedSession, SessionRepository, SessionSelection};
 
 #[async_trait]
 impl SessionRepository for Store {
@@ -59,9 +59,30 @@ impl SessionRepository for Store {
             .db_context("failed to record that a session was used")?;
         Ok(())
     }
+
+    async fn user_sessions(&self, user_id: &str, now: i64) -> anyhow::Result<Vec<Session>> {
+        self.live_sessions(user_id, now).await
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        which: SessionSelection<'_>,
+        now: i64,
+    ) -> anyhow::Result<u64> {
+        self.end_user_sessions(user_id, which, now).await
+    }
+
+    async fn pending_logouts(&self, limit: u64) -> anyhow::Result<Vec<EndedSession>> {
+        self.outbox_pending(limit).await
+    }
+
+    async fn claim_logout(&self, id_hash: &str) -> anyhow::Result<bool> {
+        self.outbox_claim(id_hash).await
+    }
 }
 
-fn session_record(m: session::Model) -> Session {
+pub(super) fn session_record(m: session::Model) -> Session {
     Session {
         id_hash: m.id_hash,
         user_id: m.user_id,

@@ -246,7 +246,7 @@ fn step_response(
 }
 
 /// Standard scopes first, in the order people read them; the rest alphabetically.
-fn ordered(scope: &crate::domain::Scope) -> Vec<&crate::domain::ScopeToken> {
+pub(super) fn ordered(scope: &crate::domain::Scope) -> Vec<&crate::domain::ScopeToken> {
     const FIRST: [&str; 4] = ["openid", "profile", "email", "offline_access"];
     let mut v: Vec<_> = scope.iter().collect();
     v.sort_by_key(|t| {

@@ -5,6 +5,7 @@ mod helpers;
 mod private_postgres;
 mod process;
 
+mod account_page;
 mod audit;
 mod cleanup;
 mod cli;

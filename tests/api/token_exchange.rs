@@ -635,3 +635,29 @@ async fn an_exchange_racing_a_revocation_never_yields_a_live_token() {
         }
     }
 }
+
+#[tokio::test]
+async fn exchanged_tokens_die_when_the_person_disconnects_the_app() {
+    // Arrange
+    let app = spawn_app().await;
+    user(&app, "alice").await;
+    let (a, b, _t0, t1, t2) = chain_with_refresh(&app).await;
+    let caller = (a.0, a.1.as_str());
+    let browser = crate::account_page::signed_in(&app, "alice").await;
+
+    // Act: alice withdraws her consent to app A on her account page.
+    let done = crate::account_page::submit(
+        &app,
+        &browser,
+        "/account/apps/revoke",
+        &[("client_id", "app-a")],
+    )
+    .await;
+
+    // Assert: the tokens A and B obtained for her by exchange end with it.
+    assert_eq!(done.status, 303, "{done:?}");
+    assert!(!accepted_everywhere(&app, at(&t1), caller).await);
+    assert!(!accepted_everywhere(&app, at(&t2), caller).await);
+    let resp = exchange(&app, (b.0, &b.1), at(&t1), "&audience=service-c").await;
+    assert_oauth_error(resp, 400, "invalid_grant").await;
+}
