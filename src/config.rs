@@ -46,6 +46,90 @@ pub struct Settings {
     /// `/forward-auth`, called by API gateways (nginx `auth_request`, Traefik `ForwardAuth`,
     /// Envoy `ext_authz`) for every request; docs/gateways.md.
     pub forward_auth: ForwardAuthSettings,
+    /// Token exchange (RFC 8693) with subject tokens of other issuers; docs/token-exchange.md.
+    pub token_exchange: TokenExchangeSettings,
+    /// The browser session at Latchkey.
+    pub session: SessionSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// `Domain` of the session cookie (e.g. `example.com`), so that browsers also send it to
+    /// sibling hosts whose gateway asks `/forward-auth` (docs/gateways.md). The issuer's
+    /// host must be inside it. Unset: the cookie is host-only (`__Host-` with https).
+    pub cookie_domain: Option<String>,
+}
+
+impl SessionSettings {
+    /// The cookie domain without a leading dot, lowercased.
+    pub fn cookie_domain(&self) -> Option<String> {
+        self.cookie_domain
+            .as_deref()
+            .map(|d| d.trim_start_matches('.').to_ascii_lowercase())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenExchangeSettings {
+    /// Other issuers whose access tokens clients may exchange (each client only for the
+    /// issuers its exchange policy names).
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+/// An issuer whose JWT access tokens Latchkey accepts as subject tokens.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuer {
+    /// The `iss` of its tokens, compared exactly.
+    pub issuer: String,
+    /// Where its public keys are (https, or http to a loopback host); fetched under the same
+    /// outbound rules and cache as clients' `jwks_uri` (`keys.client_jwks_*`).
+    pub jwks_uri: Url,
+    /// JWS algorithms accepted from it (RS256, RS384, RS512, PS256, PS384, PS512, ES256,
+    /// ES384, EdDSA); never `none` or HMAC.
+    #[serde(default = "default_trusted_algorithms")]
+    pub algorithms: Vec<String>,
+    /// When set, the token's `aud` must contain it (for example this server's issuer).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Accepted values of the JWS header `typ` (case-insensitive); a token without `typ`
+    /// is refused. Default: `at+jwt` and `application/at+jwt` (RFC 9068 section 2.1).
+    #[serde(default = "default_trusted_typs")]
+    pub token_types: Vec<String>,
+    /// How its `sub` becomes the `sub` of the exchanged token.
+    #[serde(default)]
+    pub subject: SubjectMapping,
+    /// For `subject = "prefix"`: put before the foreign `sub` (e.g. `"partner:"`).
+    #[serde(default)]
+    pub subject_prefix: Option<String>,
+    /// For `subject = "local_user"`: the claim holding a local username (default
+    /// `preferred_username`).
+    #[serde(default)]
+    pub subject_claim: Option<String>,
+}
+
+/// How a foreign subject becomes a subject here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectMapping {
+    /// The foreign `sub` unchanged: only for an issuer that shares this server's user ids.
+    AsIs,
+    /// `subject_prefix` + the foreign `sub`, so foreign subjects never collide with local
+    /// user ids.
+    #[default]
+    Prefix,
+    /// The local user whose username is in `subject_claim`; unknown users are refused.
+    LocalUser,
+}
+
+fn default_trusted_algorithms() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into(), "EdDSA".into()]
+}
+
+fn default_trusted_typs() -> Vec<String> {
+    vec!["at+jwt".into(), "application/at+jwt".into()]
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -62,7 +146,8 @@ pub struct ForwardAuthSettings {
     /// host) or `.example.com` (that domain and its subdomains). Other hosts get no redirect.
     pub allowed_redirect_domains: Vec<String>,
     /// Where rules with `session = "redirect"` send a browser without a session; the
-    /// original URL is added as the `rd` query parameter.
+    /// original URL is added as the `rd` query parameter. Unset: this server's own
+    /// `/signin?return_to=<original URL>`.
     pub sign_in_url: Option<Url>,
 }
 
@@ -83,7 +168,8 @@ pub struct ForwardAuthRule {
     pub audiences: Vec<String>,
     /// Browsers with a Latchkey session and no token: `deny` (401), `allow` (200 with the
     /// session's subject; `scopes` and `audiences` apply to tokens only) or `redirect`
-    /// (like `allow`, and without a session sent to `sign_in_url`).
+    /// (like `allow`, and without a session sent to sign in: `sign_in_url`, or this server's
+    /// `/signin`).
     #[serde(default)]
     pub session: SessionPolicy,
 }
@@ -360,6 +446,8 @@ impl Default for Settings {
                 revocation_refresh: 2,
             },
             forward_auth: ForwardAuthSettings::default(),
+            token_exchange: TokenExchangeSettings::default(),
+            session: SessionSettings::default(),
         }
     }
 }
@@ -383,6 +471,8 @@ struct Defaults {
     branding: BrandingSettings,
     cache: CacheSettings,
     forward_auth: ForwardAuthSettings,
+    token_exchange: TokenExchangeSettings,
+    session: SessionSettings,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -402,6 +492,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "branding",
     "cache",
     "forward_auth",
+    "token_exchange",
+    "session",
 ];
 
 impl Settings {
@@ -424,6 +516,8 @@ impl Settings {
             branding: d.branding,
             cache: d.cache,
             forward_auth: d.forward_auth,
+            token_exchange: d.token_exchange,
+            session: d.session,
         };
         let mut fig = Figment::from(Serialized::defaults(defaults));
         if let Some(path) = file {
@@ -488,7 +582,88 @@ impl Settings {
             bail!("log.format must be text or json");
         }
         self.validate_branding()?;
-        self.validate_forward_auth()
+        self.validate_forward_auth()?;
+        self.validate_token_exchange()?;
+        self.validate_session()
+    }
+
+    fn validate_session(&self) -> anyhow::Result<()> {
+        let Some(domain) = self.session.cookie_domain() else {
+            return Ok(());
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !domain.contains('.') || !domain.split('.').all(label_ok) {
+            bail!(
+                "session.cookie_domain {domain:?} must be a domain name of at least two labels (a cookie cannot be shared on an address or a top-level domain)"
+            );
+        }
+        if domain.parse::<std::net::Ipv4Addr>().is_ok() {
+            bail!("session.cookie_domain must be a domain name, not an address");
+        }
+        let host = match self.issuer.host() {
+            Some(url::Host::Domain(h)) => h.to_ascii_lowercase(),
+            _ => bail!("session.cookie_domain needs an issuer with a domain name, not an address"),
+        };
+        if host != domain && !host.ends_with(&format!(".{domain}")) {
+            bail!(
+                "session.cookie_domain {domain:?} must contain the issuer's host {host:?} (RFC 6265 section 5.3: a browser ignores a Domain that does not)"
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_token_exchange(&self) -> anyhow::Result<()> {
+        let own = self.issuer_str();
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.token_exchange.trusted_issuers {
+            let name = &t.issuer;
+            let ctx = |what: &str| format!("token_exchange.trusted_issuers {name:?}: {what}");
+            crate::oauth::model::ExchangePolicy::validate_issuer(name)
+                .map_err(|e| anyhow::anyhow!(ctx(&e)))?;
+            if *name == own {
+                bail!(ctx("this server's own issuer needs no entry"));
+            }
+            if !seen.insert(name.as_str()) {
+                bail!(ctx("listed twice"));
+            }
+            crate::keys::OutboundPolicy::default()
+                .check_url(&t.jwks_uri)
+                .map_err(|e| anyhow::anyhow!(ctx(&format!("jwks_uri: {e}"))))?;
+            if t.algorithms.is_empty() {
+                bail!(ctx("algorithms is empty"));
+            }
+            if let Some(bad) = t
+                .algorithms
+                .iter()
+                .find(|a| !crate::keys::is_verifiable_alg(a))
+            {
+                bail!(ctx(&format!("algorithm {bad:?} is not accepted")));
+            }
+            if t.token_types.is_empty() || t.token_types.iter().any(|s| s.trim().is_empty()) {
+                bail!(ctx("token_types must list at least one typ"));
+            }
+            match t.subject {
+                SubjectMapping::Prefix if t.subject_prefix.as_deref().is_none_or(str::is_empty) => {
+                    bail!(ctx("subject = \"prefix\" needs a subject_prefix"));
+                }
+                SubjectMapping::AsIs | SubjectMapping::LocalUser if t.subject_prefix.is_some() => {
+                    bail!(ctx("subject_prefix applies only to subject = \"prefix\""));
+                }
+                _ => {}
+            }
+            if t.subject_claim.is_some() && t.subject != SubjectMapping::LocalUser {
+                bail!(ctx(
+                    "subject_claim applies only to subject = \"local_user\""
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_forward_auth(&self) -> anyhow::Result<()> {
@@ -500,9 +675,6 @@ impl Settings {
             for s in &rule.scopes {
                 crate::domain::ScopeToken::parse(s)
                     .with_context(|| format!("forward_auth.rules: {s:?} is not a scope"))?;
-            }
-            if rule.session == SessionPolicy::Redirect && f.sign_in_url.is_none() {
-                bail!("forward_auth.rules: session = \"redirect\" needs forward_auth.sign_in_url");
             }
         }
         for header in f.claim_headers.values() {
@@ -660,7 +832,7 @@ session = "redirect"
         s.forward_auth.rules = vec![rule(SessionPolicy::Allow)];
         assert!(s.validate().is_ok());
         s.forward_auth.rules = vec![rule(SessionPolicy::Redirect)];
-        assert!(s.validate().is_err(), "redirect without sign_in_url");
+        assert!(s.validate().is_ok(), "redirect to this server's /signin");
         s.forward_auth.sign_in_url = Some(Url::parse("https://portal.example.com/in").unwrap());
         assert!(s.validate().is_ok());
         let mut bad = rule(SessionPolicy::Deny);
@@ -676,6 +848,35 @@ session = "redirect"
             .into_iter()
             .collect();
         assert!(s.validate().is_err(), "header name");
+    }
+
+    #[test]
+    fn the_session_cookie_domain_must_contain_the_issuer() {
+        let with = |issuer: &str, domain: &str| {
+            let mut s = Settings {
+                issuer: Url::parse(issuer).unwrap(),
+                ..Settings::default()
+            };
+            s.session.cookie_domain = Some(domain.into());
+            s.validate()
+        };
+        assert!(with("https://login.example.com", "example.com").is_ok());
+        assert!(with("https://login.example.com", ".Example.com").is_ok());
+        assert!(with("https://example.com", "example.com").is_ok());
+        assert!(with("https://login.example.com", "other.com").is_err());
+        assert!(
+            with("https://login.example.com", "ample.com").is_err(),
+            "not a suffix of labels"
+        );
+        assert!(
+            with("https://login.example.com", "com").is_err(),
+            "top-level domain"
+        );
+        assert!(
+            with("https://127.0.0.1", "0.0.1").is_err(),
+            "address issuer"
+        );
+        assert!(with("https://login.example.com", "exa mple.com").is_err());
     }
 
     #[test]

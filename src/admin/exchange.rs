@@ -15,11 +15,17 @@ pub struct NewExchangePolicy {
     /// Scopes the client may pass on; each value may hold several space-separated tokens.
     pub scopes: Vec<String>,
     pub may_impersonate: bool,
+    /// Issuers whose access tokens the client may present as subject tokens; repeatable.
+    /// None: this server's own tokens only.
+    pub issuers: Vec<String>,
 }
 
 impl NewExchangePolicy {
     fn is_empty(&self) -> bool {
-        self.audiences.is_empty() && self.scopes.is_empty() && !self.may_impersonate
+        self.audiences.is_empty()
+            && self.scopes.is_empty()
+            && !self.may_impersonate
+            && self.issuers.is_empty()
     }
 }
 
@@ -40,11 +46,19 @@ pub fn build(new: &NewExchangePolicy) -> Result<Option<ExchangePolicy>, AdminErr
             audiences.push(a.clone());
         }
     }
+    let mut subject_issuers: Vec<String> = Vec::new();
+    for i in &new.issuers {
+        ExchangePolicy::validate_issuer(i).map_err(AdminError::invalid)?;
+        if !subject_issuers.contains(i) {
+            subject_issuers.push(i.clone());
+        }
+    }
     let scope = Scope::parse(&new.scopes.join(" ")).map_err(AdminError::invalid)?;
     Ok(Some(ExchangePolicy {
         audiences,
         scope,
         may_impersonate: new.may_impersonate,
+        subject_issuers,
     }))
 }
 
@@ -99,12 +113,20 @@ mod tests {
             audiences: vec!["orders".into(), "orders".into(), "https://b.example".into()],
             scopes: vec!["a b".into(), "c".into()],
             may_impersonate: false,
+            issuers: vec!["https://idp.example".into(), "https://idp.example".into()],
         };
         let p = build(&new).unwrap().unwrap();
         assert_eq!(p.audiences, vec!["orders", "https://b.example"]);
         assert_eq!(p.scope.to_string(), "a b c");
+        assert_eq!(p.subject_issuers, vec!["https://idp.example"]);
         let bad = NewExchangePolicy {
             audiences: vec!["two words".into()],
+            ..Default::default()
+        };
+        assert!(matches!(build(&bad), Err(AdminError::Invalid(_))));
+        let bad = NewExchangePolicy {
+            audiences: vec!["orders".into()],
+            issuers: vec!["https://idp.example/ x".into()],
             ..Default::default()
         };
         assert!(matches!(build(&bad), Err(AdminError::Invalid(_))));

@@ -8,6 +8,7 @@ use super::admin_err;
 use super::output::{field, table, time, yes_no};
 use crate::admin::clients::{self, NewClient};
 use crate::admin::exchange::{self, NewExchangePolicy};
+use crate::config::Settings;
 use crate::oauth::model::{Client, ExchangePolicy};
 use crate::store::Store;
 
@@ -59,6 +60,11 @@ pub struct ExchangeArgs {
     /// the client sends no actor_token. Without this, every exchanged token names it.
     #[arg(long)]
     pub may_impersonate: bool,
+    /// An issuer whose access tokens the client may present as subject tokens: this
+    /// server's issuer or one of `token_exchange.trusted_issuers`; repeat for several.
+    /// Without it, only this server's own tokens.
+    #[arg(long = "exchange-issuer", value_name = "ISSUER")]
+    pub exchange_issuer: Vec<String>,
 }
 
 impl ExchangeArgs {
@@ -67,6 +73,7 @@ impl ExchangeArgs {
             audiences: self.exchange_audience,
             scopes: self.exchange_scope,
             may_impersonate: self.may_impersonate,
+            issuers: self.exchange_issuer,
         }
     }
 }
@@ -140,9 +147,12 @@ pub struct CreateArgs {
     pub exchange: ExchangeArgs,
 }
 
-pub async fn run(cmd: ClientsCommand, store: &Store) -> anyhow::Result<()> {
+pub async fn run(cmd: ClientsCommand, store: &Store, settings: &Settings) -> anyhow::Result<()> {
     match cmd {
-        ClientsCommand::Create(args) => create(*args, store).await,
+        ClientsCommand::Create(args) => {
+            warn_unknown_issuers(&args.exchange.exchange_issuer, settings);
+            create(*args, store).await
+        }
         ClientsCommand::List => {
             let list = clients::list(store).await.map_err(admin_err)?;
             if list.is_empty() {
@@ -182,6 +192,7 @@ pub async fn run(cmd: ClientsCommand, store: &Store) -> anyhow::Result<()> {
             Ok(())
         }
         ClientsCommand::ExchangePolicy { id, policy } => {
+            warn_unknown_issuers(&policy.exchange_issuer, settings);
             let set = exchange::set_policy(store, &id, &policy.into_new())
                 .await
                 .map_err(admin_err)?;
@@ -293,6 +304,20 @@ fn print_client(c: &Client) {
     field("created_at", time(c.created_at));
 }
 
+/// An issuer that is neither this server nor configured in `token_exchange.trusted_issuers`
+/// is stored (the configuration may be changed later), but its tokens are refused until then.
+fn warn_unknown_issuers(issuers: &[String], settings: &Settings) {
+    let own = settings.issuer_str();
+    let trusted = &settings.token_exchange.trusted_issuers;
+    for i in issuers {
+        if *i != own && !trusted.iter().any(|t| t.issuer == *i) {
+            eprintln!(
+                "warning: {i} is neither this server's issuer ({own}) nor in token_exchange.trusted_issuers; its tokens are refused until it is configured"
+            );
+        }
+    }
+}
+
 fn print_exchange(p: Option<&ExchangePolicy>) {
     let Some(p) = p else {
         field("token_exchange", "no");
@@ -305,6 +330,14 @@ fn print_exchange(p: Option<&ExchangePolicy>) {
         if scope.is_empty() { "(none)" } else { &scope },
     );
     field("may_impersonate", yes_no(p.may_impersonate));
+    field(
+        "exchange_issuers",
+        if p.subject_issuers.is_empty() {
+            "(this server only)".to_owned()
+        } else {
+            p.subject_issuers.join(" ")
+        },
+    );
 }
 
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>, sep: &str) -> String {

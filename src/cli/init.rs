@@ -164,7 +164,7 @@ product_name = "Latchkey"
 # /forward-auth for API gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz);
 # docs/gateways.md. The gateway's address must be in http.trusted_proxies.
 # allowed_redirect_domains = [".example.com"]   # where browsers may be sent back to
-# sign_in_url = "https://portal.example.com/sign-in"
+# sign_in_url = "https://portal.example.com/sign-in"   # unset: Latchkey's own /signin
 # claim_headers = {{ auth_time = "X-Auth-Time" }}
 #
 # [[forward_auth.rules]]                        # longest matching path_prefix wins
@@ -173,6 +173,22 @@ product_name = "Latchkey"
 # scopes = ["orders:read"]
 # audiences = ["https://api.example.com"]
 # session = "deny"                              # or "allow", "redirect"
+
+# [session]
+# Share the session cookie with sibling hosts behind a gateway (session rules of
+# forward_auth). Every host under the domain receives it: choose the narrowest.
+# cookie_domain = "example.com"
+
+# [[token_exchange.trusted_issuers]]
+# Another issuer whose access tokens clients may exchange (RFC 8693), each client only when
+# its policy names it (clients exchange-policy --exchange-issuer); docs/token-exchange.md.
+# issuer = "https://idp.partner.example"
+# jwks_uri = "https://idp.partner.example/jwks"
+# algorithms = ["RS256", "ES256"]
+# audience = "https://login.example.com"         # aud must contain it
+# token_types = ["at+jwt"]                       # accepted header typ
+# subject = "prefix"                             # or "as_is", "local_user"
+# subject_prefix = "partner:"
 "##,
         max_conn = d.database_max_connections,
         att = t.access_token_ttl,

@@ -117,7 +117,7 @@ async fn run_admin(command: Command, settings: &Settings) -> anyhow::Result<()> 
             out!("database schema is up to date");
             Ok(())
         }
-        Command::Clients(cmd) => clients::run(cmd, &store).await,
+        Command::Clients(cmd) => clients::run(cmd, &store, settings).await,
         Command::Users(cmd) => users::run(cmd, &store).await,
         Command::Keys(cmd) => keys::run(cmd, &store, settings, master).await,
     };

@@ -158,6 +158,12 @@ impl JwkSet {
     }
 }
 
+/// Whether tokens signed with the JWS `alg` named `s` can be verified here (never `none`
+/// or HMAC: RFC 8725 section 3.1).
+pub fn is_verifiable_alg(s: &str) -> bool {
+    JwsAlg::parse(s).is_some()
+}
+
 /// Parses a client's JWK Set document. Keys that cannot verify signatures here (encryption
 /// keys, unknown types or curves, RSA under 2048 bits, malformed members) are skipped; a
 /// document with private key material, more than 100 keys or no usable key is refused.

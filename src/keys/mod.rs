@@ -15,7 +15,7 @@ pub mod repository;
 mod ring;
 
 pub use generate::generate;
-pub use jwk::{Jwk, JwkSet, parse_jwks};
+pub use jwk::{Jwk, JwkSet, is_verifiable_alg, parse_jwks};
 pub use jws::{
     KeyError, MAX_TOKEN_LEN, UnverifiedJws, VerifiedJws, decode_unverified, verify_with_jwks,
 };

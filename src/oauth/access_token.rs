@@ -48,6 +48,15 @@ pub struct AccessTokenClaims {
     pub scope: Scope,
 }
 
+/// The `aud` claim as a list (RFC 7519 section 4.1.3: a string or an array of strings).
+pub fn audiences(claims: &Value) -> Vec<&str> {
+    match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
 impl Provider {
     pub fn issue_access_token(&self, g: AccessTokenGrant<'_>) -> OAuthResult<IssuedAccessToken> {
         let iat = now();
@@ -119,6 +128,19 @@ impl Provider {
             Ok(id) => self.clients.find_client(&id).await?.is_some(),
             Err(_) => false,
         })
+    }
+
+    /// A verified (`verify_access_token`) and live (`is_live`) access token of this server.
+    pub async fn live_access_token(&self, token: &str) -> OAuthResult<Option<AccessTokenClaims>> {
+        let Some(at) = self.verify_access_token(token) else {
+            return Ok(None);
+        };
+        // An already-expired token is refused by `verify_access_token`; this guards the
+        // instant between the two checks.
+        if at.exp <= now() || !self.is_live(&at).await? {
+            return Ok(None);
+        }
+        Ok(Some(at))
     }
 
     /// Verifies signature, `typ`, `iss` and expiry. Revocation is checked separately

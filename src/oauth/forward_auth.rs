@@ -7,6 +7,7 @@
 use serde_json::Value;
 use url::Url;
 
+use super::access_token::audiences;
 use super::error::OAuthResult;
 use super::{Provider, now};
 use crate::config::{ForwardAuthRule, SessionPolicy};
@@ -24,6 +25,9 @@ pub enum Credential<'a> {
 /// The request the gateway is deciding about.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
+    /// The original method (only `GET` and `HEAD` are sent to sign in: a browser comes back
+    /// from signing in with a `GET`, so another method's request would be lost).
+    pub method: String,
     /// `https` or `http`, when the gateway said.
     pub scheme: Option<String>,
     pub host: Option<String>,
@@ -57,7 +61,8 @@ pub enum Verdict {
     InvalidToken(&'static str),
     /// Valid, but the route needs these scopes (all of them).
     InsufficientScope(Scope),
-    /// A browser to send to sign in; the URL carries the original one as `rd`.
+    /// A browser to send to sign in; the URL carries the original one (`rd` for a
+    /// configured `sign_in_url`, `return_to` for this server's `/signin`).
     SignIn(Url),
 }
 
@@ -174,10 +179,17 @@ impl Provider {
             .max_by_key(|r| (r.path_prefix.trim_end_matches('/').len(), r.host.is_some()))
     }
 
-    /// `sign_in_url?rd=<original URL>`, only for a host in `allowed_redirect_domains`.
+    /// `sign_in_url?rd=<original URL>`, or without a `sign_in_url` this server's own
+    /// `/signin?return_to=<original URL>`; only for a host in `allowed_redirect_domains`.
     fn sign_in_redirect(&self, target: &Target) -> Option<Url> {
         let f = &self.settings.forward_auth;
-        let mut sign_in = f.sign_in_url.clone()?;
+        if !matches!(target.method.to_ascii_uppercase().as_str(), "GET" | "HEAD") {
+            return None;
+        }
+        let (mut sign_in, param) = match &f.sign_in_url {
+            Some(url) => (url.clone(), "rd"),
+            None => (Url::parse(&self.endpoint("/signin")).ok()?, "return_to"),
+        };
         let scheme = target.scheme.as_deref().unwrap_or("https");
         if !matches!(scheme, "https" | "http") || !target.uri.starts_with('/') {
             return None;
@@ -197,7 +209,7 @@ impl Provider {
         }
         sign_in
             .query_pairs_mut()
-            .append_pair("rd", original.as_str());
+            .append_pair(param, original.as_str());
         Some(sign_in)
     }
 
@@ -225,14 +237,6 @@ impl Provider {
                     .then(|| (header.clone(), value))
             })
             .collect()
-    }
-}
-
-fn audiences(claims: &Value) -> Vec<&str> {
-    match claims.get("aud") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -44,15 +44,20 @@ pub struct Client {
     pub created_at: i64,
 }
 
-/// A client's token exchange policy (RFC 8693): the downstream audiences it may ask for,
-/// the scopes it may pass on (narrowed further by the subject token's), and whether it may
-/// impersonate, that is receive a token without an `act` claim naming it.
+/// A client's token exchange policy (RFC 8693): whose subject tokens it may present, the
+/// downstream audiences it may ask for, the scopes it may pass on (narrowed further by the
+/// subject token's), and whether it may impersonate, that is receive a token without an
+/// `act` claim naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExchangePolicy {
     /// `audience` values or `resource` URIs, compared exactly; never empty.
     pub audiences: Vec<String>,
     pub scope: Scope,
     pub may_impersonate: bool,
+    /// Issuers whose access tokens the client may present as subject tokens: this server's
+    /// issuer and `token_exchange.trusted_issuers` entries, compared exactly. Empty: this
+    /// server's own tokens only.
+    pub subject_issuers: Vec<String>,
 }
 
 impl ExchangePolicy {
@@ -72,6 +77,26 @@ impl ExchangePolicy {
             return Err("an audience must be visible ASCII without spaces".into());
         }
         Ok(())
+    }
+
+    /// Whether the client may present a subject token issued by `iss`; `own` is this
+    /// server's issuer.
+    pub fn accepts_issuer(&self, iss: &str, own: &str) -> bool {
+        if self.subject_issuers.is_empty() {
+            return iss == own;
+        }
+        self.subject_issuers.iter().any(|i| i == iss)
+    }
+
+    /// An issuer identifier (RFC 8414 section 2; RFC 9068 `iss`): like an audience, 1 to 512
+    /// characters of visible ASCII.
+    pub fn validate_issuer(i: &str) -> Result<(), String> {
+        Self::validate_audience(i).map_err(|_| {
+            format!(
+                "an issuer must have 1 to {} characters of visible ASCII",
+                Self::MAX_AUDIENCE_LEN
+            )
+        })
     }
 }
 

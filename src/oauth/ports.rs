@@ -195,6 +195,19 @@ pub trait GrantRepository: Send + Sync {
         jti: &str,
         expires_at: i64,
     ) -> anyhow::Result<()>;
+    /// The grant an access token was recorded under, if any (client-credentials tokens have
+    /// none).
+    async fn access_token_grant(&self, jti: &str) -> anyhow::Result<Option<String>>;
+    /// Records a token exchanged from a token of the grant, unless the grant is revoked;
+    /// returns false (recording nothing) if it is. Must be serialised with `revoke_grant`
+    /// across nodes: a token recorded here is either on the list a concurrent revocation
+    /// revokes, or refused.
+    async fn record_exchanged_access_token(
+        &self,
+        grant_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<bool>;
 
     async fn create_refresh_token(&self, token: &RefreshToken) -> anyhow::Result<()>;
     async fn find_refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshToken>>;

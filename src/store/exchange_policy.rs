@@ -37,6 +37,7 @@ pub async fn insert(
         audiences: Set(serde_json::to_string(&p.audiences)?),
         scopes: Set(p.scope.to_string()),
         may_impersonate: Set(p.may_impersonate),
+        subject_issuers: Set(serde_json::to_string(&p.subject_issuers)?),
         updated_at: Set(now),
     };
     row::Entity::insert(m)
@@ -66,10 +67,18 @@ pub fn parse(m: row::Model) -> anyhow::Result<ExchangePolicy> {
             .map_err(anyhow::Error::msg)
             .context("audiences")?;
     }
+    let subject_issuers: Vec<String> = serde_json::from_str(&m.subject_issuers)
+        .context("subject_issuers is not a JSON array of strings")?;
+    for i in &subject_issuers {
+        ExchangePolicy::validate_issuer(i)
+            .map_err(anyhow::Error::msg)
+            .context("subject_issuers")?;
+    }
     Ok(ExchangePolicy {
         audiences,
         scope: Scope::parse(&m.scopes).context("scopes")?,
         may_impersonate: m.may_impersonate,
+        subject_issuers,
     })
 }
 
@@ -83,6 +92,7 @@ mod tests {
             audiences: audiences.into(),
             scopes: scopes.into(),
             may_impersonate: false,
+            subject_issuers: r#"["https://partner.example"]"#.into(),
             updated_at: 1,
         }
     }
@@ -92,6 +102,7 @@ mod tests {
         let p = parse(row(r#"["orders","https://b.example/api"]"#, "a b")).unwrap();
         assert_eq!(p.audiences, ["orders", "https://b.example/api"]);
         assert_eq!(p.scope.to_string(), "a b");
+        assert_eq!(p.subject_issuers, ["https://partner.example"]);
     }
 
     #[test]
@@ -103,5 +114,8 @@ mod tests {
             parse(row(r#"["orders"]"#, "bad\u{1}scope")).is_err(),
             "bad scope"
         );
+        let mut bad_issuers = row(r#"["orders"]"#, "a");
+        bad_issuers.subject_issuers = r#"["two words"]"#.into();
+        assert!(parse(bad_issuers).is_err(), "bad issuer");
     }
 }

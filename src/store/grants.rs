@@ -187,6 +187,57 @@ impl GrantRepository for Store {
         Ok(())
     }
 
+    async fn access_token_grant(&self, jti: &str) -> anyhow::Result<Option<String>> {
+        let row = grant_access_token::Entity::find_by_id(jti.to_owned())
+            .one(&self.db)
+            .await
+            .db_context("failed to find the grant of an access token")?;
+        Ok(row.map(|r| r.grant_id))
+    }
+
+    async fn record_exchanged_access_token(
+        &self,
+        grant_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<bool> {
+        let txn = self
+            .db
+            .begin()
+            .await
+            .db_context("failed to begin a transaction")?;
+        // The row first, then the grant: on SQLite the insert takes the write lock, so the
+        // grant read next is the latest; on PostgreSQL the read waits (FOR SHARE) for a
+        // revocation holding the grant's row, and a revocation starting later waits for this
+        // transaction and then finds the row.
+        grant_access_token::Entity::insert(grant_access_token::ActiveModel {
+            jti: Set(jti.to_owned()),
+            grant_id: Set(grant_id.to_owned()),
+            expires_at: Set(expires_at),
+        })
+        .on_conflict_do_nothing()
+        .exec_without_returning(&txn)
+        .await
+        .db_context("failed to record an exchanged access token")?;
+        let live = grant::Entity::find_by_id(grant_id.to_owned())
+            .filter(grant::Column::RevokedAt.is_null())
+            .lock_shared()
+            .one(&txn)
+            .await
+            .db_context("failed to read the grant of an exchanged token")?
+            .is_some();
+        if live {
+            txn.commit()
+                .await
+                .db_context("failed to commit an exchanged access token")?;
+        } else {
+            txn.rollback()
+                .await
+                .db_context("failed to roll back an exchanged access token")?;
+        }
+        Ok(live)
+    }
+
     async fn create_refresh_token(&self, t: &RefreshToken) -> anyhow::Result<()> {
         let row = refresh_token::ActiveModel {
             token_hash: Set(t.token_hash.clone()),

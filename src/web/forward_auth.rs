@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
@@ -24,6 +24,7 @@ const PREFIX: &str = "/forward-auth";
 pub async fn forward_auth(
     State(s): State<AppState>,
     extensions: Extensions,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     jar: CookieJar,
@@ -60,7 +61,7 @@ pub async fn forward_auth(
         )
         .into());
     }
-    let target = target(&headers, &uri, trusted);
+    let target = target(&headers, &method, &uri, trusted);
     let demands = demands(&headers)?;
     let cookie = jar
         .get(session_cookie_name(p))
@@ -76,10 +77,11 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The original request: `X-Forwarded-Proto/Host/Uri` from a trusted gateway (Traefik, and
-/// the documented nginx configuration), else the `Host` header and the path after
-/// `/forward-auth` (Envoy).
-fn target(headers: &HeaderMap, uri: &Uri, trusted: bool) -> Target {
+/// The original request: `X-Forwarded-Method/Proto/Host/Uri` from a trusted gateway
+/// (Traefik, and the documented nginx configuration), else the `Host` header, the method
+/// and the path after `/forward-auth` (Envoy `ext_authz`, which sends the original method
+/// and `path_prefix` + the original path).
+fn target(headers: &HeaderMap, method: &Method, uri: &Uri, trusted: bool) -> Target {
     // Lossy: a URI with bytes that are not UTF-8 must still be judged by its path, never
     // fall back to "/".
     let forwarded = |name: &str| {
@@ -95,6 +97,7 @@ fn target(headers: &HeaderMap, uri: &Uri, trusted: bool) -> Target {
         .unwrap_or("/");
     let suffix = if suffix.starts_with('/') { suffix } else { "/" };
     Target {
+        method: forwarded("x-forwarded-method").unwrap_or_else(|| method.as_str().to_owned()),
         scheme: forwarded("x-forwarded-proto"),
         host: forwarded("x-forwarded-host")
             .or_else(|| header_str(headers, "host").map(str::to_owned)),

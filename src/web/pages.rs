@@ -15,12 +15,16 @@ use crate::oauth::{OAuthError, Params, Provider};
 const CSRF_COOKIE: &str = "latchkey_csrf";
 
 /// Cookie names; with https the `__Host-` prefix pins them to this origin (RFC 6265bis
-/// section 4.1.3.2).
+/// section 4.1.3.2). A session cookie shared with sibling hosts (`session.cookie_domain`)
+/// cannot be `__Host-` (that prefix forbids `Domain`), so it is `__Secure-` (4.1.3.1).
 pub fn session_cookie_name(p: &Provider) -> &'static str {
-    if p.settings.is_https() {
-        "__Host-latchkey_session"
-    } else {
-        "latchkey_session"
+    match (
+        p.settings.is_https(),
+        p.settings.session.cookie_domain.is_some(),
+    ) {
+        (true, false) => "__Host-latchkey_session",
+        (true, true) => "__Secure-latchkey_session",
+        (false, _) => "latchkey_session",
     }
 }
 
@@ -43,17 +47,31 @@ fn cookie(p: &Provider, name: String, value: String, max_age: i64) -> Cookie<'st
 }
 
 pub fn session_cookie(p: &Provider, value: String) -> Cookie<'static> {
-    cookie(
+    with_session_domain(
         p,
-        session_cookie_name(p).to_owned(),
-        value,
-        p.settings.tokens.session_ttl as i64,
+        cookie(
+            p,
+            session_cookie_name(p).to_owned(),
+            value,
+            p.settings.tokens.session_ttl as i64,
+        ),
     )
 }
 
-/// A cookie that makes the browser drop the session cookie (same name, path and flags).
+/// A cookie that makes the browser drop the session cookie (same name, domain, path and
+/// flags).
 pub fn expired_session_cookie(p: &Provider) -> Cookie<'static> {
-    cookie(p, session_cookie_name(p).to_owned(), String::new(), 0)
+    with_session_domain(
+        p,
+        cookie(p, session_cookie_name(p).to_owned(), String::new(), 0),
+    )
+}
+
+fn with_session_domain(p: &Provider, mut c: Cookie<'static>) -> Cookie<'static> {
+    if let Some(domain) = p.settings.session.cookie_domain() {
+        c.set_domain(domain);
+    }
+    c
 }
 
 /// The CSRF token for a form: a keyed hash of a random per-browser cookie, so a page on

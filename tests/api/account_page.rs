@@ -13,7 +13,7 @@ use crate::flow::{
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// A browser signed in to the account page as `username`.
-async fn signed_in(app: &TestApp, username: &str) -> Browser {
+pub(crate) async fn signed_in(app: &TestApp, username: &str) -> Browser {
     let browser = Browser::new();
     let login = browser.get(&app.url("/signin?return_to=/account")).await;
     let done = browser.login(app, &login, username, PASSWORD).await;
@@ -22,7 +22,12 @@ async fn signed_in(app: &TestApp, username: &str) -> Browser {
 }
 
 /// Opens the account page and posts one of its forms with the page's CSRF token.
-async fn submit(app: &TestApp, browser: &Browser, action: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn submit(
+    app: &TestApp,
+    browser: &Browser,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> Page {
     let page = browser.get(&app.url("/account")).await;
     assert_eq!(page.status, 200, "{page:?}");
     let csrf = page.input("csrf_token").expect("csrf_token");

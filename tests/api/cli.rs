@@ -355,6 +355,7 @@ async fn token_exchange_policy_is_set_at_creation_and_changed_later() {
         "{text}"
     );
     assert!(text.contains("billing:read orders:read"), "{text}");
+    assert!(text.contains("(this server only)"), "{text}");
 
     let changed = latchkey(
         &db,
@@ -374,6 +375,30 @@ async fn token_exchange_policy_is_set_at_creation_and_changed_later() {
         show.contains("inventory") && !show.contains("orders"),
         "{show}"
     );
+
+    // Subject tokens of another issuer: stored, with a warning while it is not configured.
+    let foreign = latchkey(
+        &db,
+        &master,
+        &[
+            "clients",
+            "exchange-policy",
+            "svc",
+            "--exchange-audience",
+            "inventory",
+            "--exchange-issuer",
+            "https://idp.partner.example",
+        ],
+    );
+    assert!(foreign.status.success(), "{}", stderr(&foreign));
+    assert!(
+        stderr(&foreign)
+            .contains("warning: https://idp.partner.example is neither this server's issuer"),
+        "{}",
+        stderr(&foreign)
+    );
+    let show = stdout(&latchkey(&db, &master, &["clients", "show", "svc"]));
+    assert!(show.contains("https://idp.partner.example"), "{show}");
 
     let removed = latchkey(&db, &master, &["clients", "exchange-policy", "svc"]);
     assert!(removed.status.success(), "{}", stderr(&removed));

@@ -37,3 +37,4 @@ mod sessions_and_consent;
 mod sign_in_methods;
 mod sign_in_page;
 mod token_exchange;
+mod token_exchange_foreign;

@@ -31,7 +31,7 @@ pub(crate) fn ec_key(kid: &str) -> ClientKey {
     }
 }
 
-fn ed_key(kid: &str) -> ClientKey {
+pub(crate) fn ed_key(kid: &str) -> ClientKey {
     let pair = Ed25519KeyPair::generate().unwrap();
     let pkcs8 = pair.to_pkcs8().unwrap();
     ClientKey {

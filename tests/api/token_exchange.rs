@@ -19,6 +19,7 @@ fn policy(audiences: &[&str], scopes: &[&str], may_impersonate: bool) -> NewExch
         audiences: audiences.iter().map(|s| s.to_string()).collect(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         may_impersonate,
+        issuers: Vec::new(),
     }
 }
 
@@ -39,7 +40,7 @@ async fn app_a(app: &TestApp, exchange: NewExchangePolicy) -> (&'static str, Str
 }
 
 /// A backend service with client credentials and an exchange policy.
-async fn service(
+pub(crate) async fn service(
     app: &TestApp,
     id: &'static str,
     exchange: NewExchangePolicy,
@@ -180,11 +181,11 @@ async fn scopes_narrow_to_the_subject_token_and_the_policy() {
     )
     .await;
     let t0 = user_token(&app, (a.0, &a.1)).await;
-    let before = app.stored().await;
 
     // Act + Assert: no scope asked gives the intersection; more is invalid_scope.
     let t = exchange_ok(&app, (a.0, &a.1), at(&t0), "&audience=service-b").await;
     assert_eq!(t["scope"], "orders:read");
+    let before = app.stored().await;
     for scope in ["admin", "orders:write", "orders:read+inventory:read"] {
         let resp = exchange(
             &app,
@@ -195,7 +196,11 @@ async fn scopes_narrow_to_the_subject_token_and_the_policy() {
         .await;
         assert_oauth_error(resp, 400, "invalid_scope").await;
     }
-    assert_eq!(app.stored().await, before, "an exchange stores nothing");
+    assert_eq!(
+        app.stored().await,
+        before,
+        "a refused exchange stores nothing"
+    );
 }
 
 #[tokio::test]
@@ -469,4 +474,190 @@ async fn set_policy(
     p: NewExchangePolicy,
 ) -> Result<Option<latchkey::oauth::model::ExchangePolicy>, AdminError> {
     latchkey::admin::exchange::set_policy(&app.store, id, &p).await
+}
+
+/// The checks a resource server or gateway makes of an access token: introspection (as
+/// `caller`), userinfo, and the gateway endpoint. `true` when all three accept it.
+async fn accepted_everywhere(app: &TestApp, token: &str, caller: (&str, &str)) -> bool {
+    let active = app.introspect(token, caller).await["active"] == true;
+    let userinfo = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let gateway = app
+        .http
+        .get(app.url("/forward-auth/orders"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        active,
+        userinfo == 200,
+        "introspection and userinfo disagree"
+    );
+    assert_eq!(
+        active,
+        gateway == 200,
+        "introspection and forward-auth disagree"
+    );
+    active
+}
+
+/// A -> B -> C as in the chain test, with A keeping a refresh token: alice's token, A's
+/// exchange for B and B's for C.
+async fn chain_with_refresh(
+    app: &TestApp,
+) -> (
+    (&'static str, String),
+    (&'static str, String),
+    Value,
+    Value,
+    Value,
+) {
+    let a_secret = app
+        .create_client(NewClient {
+            id: "app-a".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            scopes: vec![USER_SCOPE.into()],
+            first_party: true,
+            always_issue_refresh_token: true,
+            exchange: policy(
+                &["service-b"],
+                &["openid", "orders:read", "inventory:read"],
+                false,
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let a = ("app-a", a_secret);
+    let b = service(
+        app,
+        "service-b",
+        policy(&["service-c"], &["openid", "inventory:read"], false),
+    )
+    .await;
+    let b = (b.0, b.1);
+    let t0 = user_token(app, (a.0, &a.1)).await;
+    assert!(t0["refresh_token"].is_string(), "{t0}");
+    let t1 = exchange_ok(app, (a.0, &a.1), at(&t0), "&audience=service-b").await;
+    let t2 = exchange_ok(app, (b.0, &b.1), at(&t1), "&audience=service-c").await;
+    (a, b, t0, t1, t2)
+}
+
+#[tokio::test]
+async fn exchanged_tokens_die_when_the_subjects_refresh_token_is_revoked() {
+    // Arrange
+    let app = spawn_app().await;
+    user(&app, "alice").await;
+    let (a, b, t0, t1, t2) = chain_with_refresh(&app).await;
+    let caller = (a.0, a.1.as_str());
+    assert!(accepted_everywhere(&app, at(&t1), caller).await);
+    assert!(accepted_everywhere(&app, at(&t2), caller).await);
+
+    // Act: A revokes alice's refresh token, which revokes her grant (RFC 7009 section 2.1).
+    let body = format!(
+        "token={}&token_type_hint=refresh_token",
+        urlencode(t0["refresh_token"].as_str().unwrap())
+    );
+    assert_eq!(
+        app.post_form("/revoke", &body, Some(caller)).await.status(),
+        200
+    );
+
+    // Assert: both exchanged tokens, the second one exchanged from the first, are dead,
+    // and cannot be exchanged further.
+    assert!(!accepted_everywhere(&app, at(&t1), caller).await);
+    assert!(!accepted_everywhere(&app, at(&t2), caller).await);
+    let resp = exchange(&app, (b.0, &b.1), at(&t1), "&audience=service-c").await;
+    assert_oauth_error(resp, 400, "invalid_grant").await;
+}
+
+#[tokio::test]
+async fn exchanged_tokens_die_with_their_subjects_user() {
+    // Arrange
+    let app = spawn_app().await;
+    user(&app, "alice").await;
+    let (a, _b, _t0, t1, t2) = chain_with_refresh(&app).await;
+    let caller = (a.0, a.1.as_str());
+
+    // Act: the operator deletes alice, which revokes all her grants.
+    latchkey::admin::users::delete(&app.store, "alice")
+        .await
+        .unwrap();
+
+    // Assert (the server sees a revocation made outside it within its cache bound)
+    assert!(
+        app.eventually(|| async {
+            !accepted_everywhere(&app, at(&t1), caller).await
+                && !accepted_everywhere(&app, at(&t2), caller).await
+        })
+        .await
+    );
+}
+
+#[tokio::test]
+async fn an_exchange_racing_a_revocation_never_yields_a_live_token() {
+    // Arrange
+    let app = spawn_app().await;
+    user(&app, "alice").await;
+    let (a, _b, t0, _t1, _t2) = chain_with_refresh(&app).await;
+    let caller = (a.0, a.1.as_str());
+    let body = format!(
+        "token={}&token_type_hint=refresh_token",
+        urlencode(t0["refresh_token"].as_str().unwrap())
+    );
+
+    // Act: exchanges and the revocation of the grant at the same time.
+    let ex = || exchange(&app, caller, at(&t0), "&audience=service-b");
+    let (revoked, r1, r2, r3, r4) = tokio::join!(
+        app.post_form("/revoke", &body, Some(caller)),
+        ex(),
+        ex(),
+        ex(),
+        ex()
+    );
+    assert_eq!(revoked.status(), 200);
+
+    // Assert: whatever was issued is dead now.
+    for resp in [r1, r2, r3, r4] {
+        if resp.status() == 200 {
+            let v: Value = resp.json().await.unwrap();
+            assert_eq!(app.introspect(at(&v), caller).await["active"], false);
+        } else {
+            assert_oauth_error(resp, 400, "invalid_grant").await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn exchanged_tokens_die_when_the_person_disconnects_the_app() {
+    // Arrange
+    let app = spawn_app().await;
+    user(&app, "alice").await;
+    let (a, b, _t0, t1, t2) = chain_with_refresh(&app).await;
+    let caller = (a.0, a.1.as_str());
+    let browser = crate::account_page::signed_in(&app, "alice").await;
+
+    // Act: alice withdraws her consent to app A on her account page.
+    let done = crate::account_page::submit(
+        &app,
+        &browser,
+        "/account/apps/revoke",
+        &[("client_id", "app-a")],
+    )
+    .await;
+
+    // Assert: the tokens A and B obtained for her by exchange end with it.
+    assert_eq!(done.status, 303, "{done:?}");
+    assert!(!accepted_everywhere(&app, at(&t1), caller).await);
+    assert!(!accepted_everywhere(&app, at(&t2), caller).await);
+    let resp = exchange(&app, (b.0, &b.1), at(&t1), "&audience=service-c").await;
+    assert_oauth_error(resp, 400, "invalid_grant").await;
 }

@@ -2,6 +2,7 @@
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
+pub mod subject_token;
 pub mod token_exchange;
 pub mod user_tokens;
 

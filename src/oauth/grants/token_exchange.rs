@@ -2,11 +2,12 @@
 //! received a person's access token exchanges it for a token for a downstream service, with
 //! the downstream audience, narrower scopes and an `act` claim naming the service
 //! (delegation, section 4.1; nested for chains). Allowed only by the client's exchange
-//! policy. Nothing is written to the database: the new token is a JWT like any other access
-//! token, revocable and introspectable as such.
+//! policy. The subject token is this server's or a trusted issuer's (`subject_token`). A
+//! token exchanged from one of this server's tokens is recorded under the subject's grant,
+//! so revoking that grant (or deleting its user or client) revokes it too.
 use serde_json::{Value, json};
 
-use super::super::access_token::{AccessTokenClaims, AccessTokenGrant};
+use super::super::access_token::AccessTokenGrant;
 use super::super::client_auth::AuthenticatedClient;
 use super::super::error::{OAuthError, OAuthResult};
 use super::super::model::ExchangePolicy;
@@ -14,6 +15,7 @@ use super::super::params::Params;
 use super::super::token::TokenResponse;
 use super::super::{Provider, now};
 use super::requested_scope;
+use super::subject_token;
 use crate::domain::ResourceUri;
 
 /// RFC 8693 section 3: the only token type Latchkey accepts and issues by exchange.
@@ -59,13 +61,9 @@ pub async fn exchange(
     };
     let audience = requested_targets(params, policy)?;
 
-    let subject = live_token(p, subject_token).await?.ok_or_else(|| {
-        OAuthError::invalid_grant(
-            "the subject token is not a live access token issued by this server",
-        )
-    })?;
+    let subject = subject_token::check(p, policy, subject_token).await?;
     if let Some(token) = actor_token {
-        let actor = live_token(p, token).await?.ok_or_else(|| {
+        let actor = p.live_access_token(token).await?.ok_or_else(|| {
             OAuthError::invalid_grant(
                 "the actor token is not a live access token issued by this server",
             )
@@ -87,6 +85,7 @@ pub async fn exchange(
     } else {
         Some(actor_claim(client.id.as_str(), previous_act))
     };
+    let user_id = subject.user_id.clone();
     let issued = p.issue_access_token(AccessTokenGrant {
         client,
         subject: &subject.sub,
@@ -101,9 +100,10 @@ pub async fn exchange(
                 .min(now() + p.settings.tokens.exchanged_token_ttl as i64),
         ),
     })?;
+    if let Some(grant_id) = &subject.grant_id {
+        tie_to_grant(p, grant_id, &issued.jti, issued.expires_at).await?;
+    }
     tracing::debug!(client_id = %client.id, scope = %scope, "issued a token by token exchange");
-    // The subject is a person unless it is a service's own token (client credentials).
-    let user_id = (subject.sub != subject.client_id).then(|| subject.sub.clone());
     Ok(TokenResponse {
         access_token: issued.token,
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
@@ -170,15 +170,17 @@ fn requested_targets(params: &Params, policy: &ExchangePolicy) -> OAuthResult<Ve
     Ok(out)
 }
 
-/// A verified, unexpired, unrevoked access token of this server.
-async fn live_token(p: &Provider, token: &str) -> OAuthResult<Option<AccessTokenClaims>> {
-    let Some(at) = p.verify_access_token(token) else {
-        return Ok(None);
-    };
-    // An already-expired token is refused by `verify_access_token`; this guards the
-    // instant between the two checks.
-    if at.exp <= now() || !p.is_live(&at).await? {
-        return Ok(None);
+/// Records the exchanged token under the subject's grant, so that revoking the grant puts
+/// it on the revocation list with the grant's own tokens. A grant revoked since the subject
+/// token was checked refuses the record, and the token is withheld.
+async fn tie_to_grant(p: &Provider, grant_id: &str, jti: &str, expires_at: i64) -> OAuthResult<()> {
+    if p.grants
+        .record_exchanged_access_token(grant_id, jti, expires_at)
+        .await?
+    {
+        return Ok(());
     }
-    Ok(Some(at))
+    Err(OAuthError::invalid_grant(
+        "the subject token's grant was revoked",
+    ))
 }

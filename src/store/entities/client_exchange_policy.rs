@@ -11,6 +11,8 @@ pub struct Model {
     /// Space-delimited scope tokens.
     pub scopes: String,
     pub may_impersonate: bool,
+    /// JSON array of issuer identifiers; `[]`: this server's own tokens only.
+    pub subject_issuers: String,
     pub updated_at: i64,
 }
 

@@ -1,7 +1,9 @@
 //! `/forward-auth`, the gateway endpoint: tokens, scopes and audiences per route, gateway
 //! headers that only add demands, browser sessions and sign-in redirects; `nginx.rs` runs a
-//! real nginx with `auth_request` in front of an echoing upstream.
+//! real nginx with `auth_request` in front of an echoing upstream; `proxies.rs` sends the
+//! exact requests of Traefik `ForwardAuth` and Envoy `ext_authz`.
 mod nginx;
+mod proxies;
 mod rules;
 mod sessions;
 

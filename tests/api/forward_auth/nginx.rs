@@ -243,3 +243,104 @@ async fn nginx_auth_request_passes_identity_and_strips_credentials() {
         )
     );
 }
+
+#[tokio::test]
+async fn nginx_sends_browsers_to_latchkeys_own_sign_in_and_back_with_a_shared_session() {
+    let Some(bin) = nginx_binary() else { return };
+    // Arrange: Latchkey at login.example.test, the application behind nginx at
+    // app.example.test; the session cookie is shared with example.test; no sign_in_url, so
+    // browsers go to Latchkey's own /signin.
+    let (app, _) = gateway_app(|s| {
+        s.issuer = format!("http://login.example.test:{}", s.listen.port())
+            .parse()
+            .unwrap();
+        s.session.cookie_domain = Some("example.test".into());
+        let mut portal = rule(None, "/portal", &[]);
+        portal.session = SessionPolicy::Redirect;
+        s.forward_auth.rules = vec![rule(None, "/api", &["read"]), portal];
+        s.forward_auth.allowed_redirect_domains = vec!["app.example.test".into()];
+    })
+    .await;
+    let alice = crate::flow::user(&app, "alice").await;
+    let upstream = echo_upstream().await;
+    let nginx = start_nginx(&bin, &app.url(""), upstream).await;
+    let latchkey_port = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let loopback = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let browser = crate::flow::Browser {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("login.example.test", loopback(latchkey_port))
+            .resolve("app.example.test", loopback(nginx.port))
+            .build()
+            .unwrap(),
+    };
+    let login = format!("http://login.example.test:{latchkey_port}");
+    let original = format!("http://app.example.test:{}/portal/page?a=b", nginx.port);
+
+    // Act 1: the browser asks for the application without a session.
+    let first = browser.get(&original).await;
+
+    // Assert 1: sent to Latchkey's sign-in, with the original URL to return to.
+    assert_eq!(first.status, 302, "{first:?}");
+    let to_sign_in = first.location.clone().unwrap();
+    let return_to: String = url::form_urlencoded::byte_serialize(original.as_bytes()).collect();
+    assert_eq!(to_sign_in, format!("{login}/signin?return_to={return_to}"));
+
+    // Act 2: it signs in there.
+    let page = browser.get(&to_sign_in).await;
+    assert!(page.is_login(), "{page:?}");
+    let signed_in = browser
+        .post(
+            &format!("{login}/login"),
+            &[
+                ("csrf_token", &page.input("csrf_token").unwrap()),
+                ("req", &page.input("req").unwrap()),
+                ("username", "alice"),
+                ("password", crate::flow::PASSWORD),
+            ],
+        )
+        .await;
+
+    // Assert 2: back to the original URL, with a session cookie for the whole domain.
+    assert_eq!(
+        signed_in.location.as_deref(),
+        Some(original.as_str()),
+        "{signed_in:?}"
+    );
+    let set_cookie = signed_in.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.starts_with("latchkey_session="), "{set_cookie}");
+    assert!(
+        set_cookie
+            .to_ascii_lowercase()
+            .contains("domain=example.test"),
+        "{set_cookie}"
+    );
+
+    // Act 3: the browser comes back to the application.
+    let resp = browser.http.get(&original).send().await.unwrap();
+
+    // Assert 3: the upstream is reached with the identity, without the cookie.
+    assert_eq!(resp.status(), 200);
+    let seen: BTreeMap<String, Vec<String>> = resp.json().await.unwrap();
+    assert_eq!(seen["x-auth-subject"], [alice.as_str()]);
+    assert_eq!(seen["x-auth-method"], ["session"]);
+    assert!(!seen.contains_key("cookie"), "{seen:?}");
+    // The session is for browsers only: an API route still needs a token.
+    let api = browser
+        .get(&format!(
+            "http://app.example.test:{}/api/orders",
+            nginx.port
+        ))
+        .await;
+    assert_eq!(api.status, 401);
+
+    // A return_to on a host that is not allowed is refused by the sign-in page.
+    let evil: String =
+        url::form_urlencoded::byte_serialize(b"http://evil.example.test/steal").collect();
+    let refused = browser
+        .get(&format!("{login}/signin?return_to={evil}"))
+        .await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(refused.location.is_none());
+}
