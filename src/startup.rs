@@ -51,6 +51,7 @@ impl Application {
         let ui = Arc::new(load_ui(&settings)?);
         let master = settings.master_key()?;
         let hasher = SecretHasher::new(&master);
+        let sealer = master.sealer();
         let store = Store::connect(&settings, &master)
             .await
             .context("failed to open the database")?;
@@ -82,9 +83,11 @@ impl Application {
                 consents: shared.clone(),
                 grants: shared.clone(),
                 login_throttle: shared.clone(),
+                two_factor: shared.clone(),
             },
             keys,
             hasher,
+            sealer,
         ));
         let janitor = spawn_janitor(
             store.clone(),

@@ -72,6 +72,24 @@ pub struct Messages {
     pub sign_out_button: String,
     pub sign_out_requested_by: String,
     pub sign_out_fineprint: String,
+    // Two-step verification.
+    pub two_factor_title: String,
+    pub second_factor_intro: String,
+    pub second_factor_code_label: String,
+    pub second_factor_button: String,
+    pub second_factor_recovery_hint: String,
+    pub second_factor_wrong: String,
+    pub enrol_title: String,
+    pub enrol_required: String,
+    pub enrol_step_scan: String,
+    pub enrol_qr_label: String,
+    pub enrol_step_manual: String,
+    pub enrol_step_confirm: String,
+    pub enrol_button: String,
+    pub enrol_wrong: String,
+    pub recovery_title: String,
+    pub recovery_intro: String,
+    pub recovery_continue: String,
 }
 
 impl Messages {

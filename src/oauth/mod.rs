@@ -20,12 +20,13 @@ pub mod ports;
 pub mod revoke;
 pub mod throttle;
 pub mod token;
+pub mod two_factor;
 pub mod userinfo;
 
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::crypto::{PasswordHasher, SecretHasher};
+use crate::crypto::{PasswordHasher, Sealer, SecretHasher};
 use crate::keys::{KeyRing, OutboundPolicy, RemoteJwksCache};
 use crate::metrics::Metrics;
 
@@ -43,6 +44,7 @@ pub struct Provider {
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    pub two_factor: Arc<dyn ports::TwoFactorRepository>,
     pub keys: Arc<KeyRing>,
     pub passwords: PasswordHasher,
     /// The discovery document, serialised once.
@@ -51,6 +53,8 @@ pub struct Provider {
     /// Sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0).
     pub logout_delivery: backchannel::LogoutDelivery,
     pub hasher: SecretHasher,
+    /// Seals authenticator secrets at rest (the master key's sealing subkey).
+    pub sealer: Sealer,
     /// Counters of this server (sign-ins, tokens); `/metrics` renders them.
     pub metrics: Arc<Metrics>,
     /// This node's memory of client-authentication lock states (`throttle`).
@@ -68,6 +72,7 @@ pub struct Ports {
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    pub two_factor: Arc<dyn ports::TwoFactorRepository>,
 }
 
 impl Provider {
@@ -76,6 +81,7 @@ impl Provider {
         ports: Ports,
         keys: Arc<KeyRing>,
         hasher: SecretHasher,
+        sealer: Sealer,
     ) -> Self {
         let issuer = settings.issuer_str();
         let settings_allowed = settings.keys.client_jwks_allowed_networks.clone();
@@ -95,6 +101,7 @@ impl Provider {
             consents: ports.consents,
             grants: ports.grants,
             login_throttle: ports.login_throttle,
+            two_factor: ports.two_factor,
             keys,
             passwords: PasswordHasher::default(),
             metadata_json: Arc::from(""),
@@ -103,6 +110,7 @@ impl Provider {
                 allowed: settings_allowed,
             }),
             hasher,
+            sealer,
             metrics: Arc::new(Metrics::new()),
             client_lock_states: throttle::LockStateCache::default(),
             issuer,

@@ -14,6 +14,7 @@ mod keys;
 mod login_failures;
 mod sessions;
 mod tokens;
+mod two_factor;
 mod users;
 
 #[cfg(test)]
