@@ -26,6 +26,7 @@ pub enum Kind {
     ClientAuthThrottled,
     ConsentGranted,
     ConsentDenied,
+    ConsentRevoked,
     TokenIssued,
     TokenRevoked,
     ClientCreated,
@@ -37,6 +38,7 @@ pub enum Kind {
     UserCreated,
     UserDeleted,
     UserPasswordChanged,
+    UserProfileChanged,
     KeyRotated,
     KeyRemoved,
 }
@@ -57,6 +59,7 @@ impl Kind {
             Kind::ClientAuthThrottled => "client_auth.throttled",
             Kind::ConsentGranted => "consent.granted",
             Kind::ConsentDenied => "consent.denied",
+            Kind::ConsentRevoked => "consent.revoked",
             Kind::TokenIssued => "token.issued",
             Kind::TokenRevoked => "token.revoked",
             Kind::ClientCreated => "client.created",
@@ -68,6 +71,7 @@ impl Kind {
             Kind::UserCreated => "user.created",
             Kind::UserDeleted => "user.deleted",
             Kind::UserPasswordChanged => "user.password_changed",
+            Kind::UserProfileChanged => "user.profile_changed",
             Kind::KeyRotated => "key.rotated",
             Kind::KeyRemoved => "key.removed",
         }
@@ -124,6 +128,11 @@ impl<'a> Event<'a> {
 
     pub fn client(mut self, client_id: &'a str) -> Self {
         self.client_id = Some(client_id);
+        self
+    }
+
+    pub fn client_opt(mut self, client_id: Option<&'a str>) -> Self {
+        self.client_id = client_id;
         self
     }
 

@@ -275,6 +275,10 @@ pub struct TokenSettings {
     /// How often each node deletes expired sessions, codes, refresh tokens and revocation
     /// records, seconds.
     pub purge_interval: u64,
+    /// How often each node looks for back-channel logouts queued by another process (the
+    /// `users set-password` command, a node that stopped), seconds. Sign-outs on a node are
+    /// delivered at once.
+    pub logout_outbox_interval: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -348,6 +352,7 @@ impl Default for Settings {
                 session_ttl: 12 * 3600,
                 interaction_ttl: 3600,
                 purge_interval: 600,
+                logout_outbox_interval: 5,
             },
             keys: KeySettings {
                 reload_interval: 30,

@@ -2,9 +2,12 @@
 //! introspection and revocation. It must not import axum, askama or sea-orm: it talks to
 //! storage only through `ports`, and to keys through `keys::KeyRing`.
 pub mod access_token;
+pub mod account;
+pub mod authn;
 pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
@@ -18,6 +21,8 @@ pub mod params;
 pub mod pkce;
 pub mod ports;
 pub mod revoke;
+mod session_end;
+pub mod signin;
 pub mod throttle;
 pub mod token;
 pub mod two_factor;
@@ -45,6 +50,7 @@ pub struct Provider {
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
     pub two_factor: Arc<dyn ports::TwoFactorRepository>,
+    pub accounts: Arc<dyn ports::AccountRepository>,
     pub keys: Arc<KeyRing>,
     pub passwords: PasswordHasher,
     /// The discovery document, serialised once.
@@ -73,6 +79,7 @@ pub struct Ports {
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
     pub two_factor: Arc<dyn ports::TwoFactorRepository>,
+    pub accounts: Arc<dyn ports::AccountRepository>,
 }
 
 impl Provider {
@@ -102,6 +109,7 @@ impl Provider {
             grants: ports.grants,
             login_throttle: ports.login_throttle,
             two_factor: ports.two_factor,
+            accounts: ports.accounts,
             keys,
             passwords: PasswordHasher::default(),
             metadata_json: Arc::from(""),

@@ -1,6 +1,7 @@
 //! HTTP: the axum router, one small file per endpoint, extractors and the mapping of
 //! protocol errors to responses. Handlers extract, call `oauth::Provider`, and map; no
 //! protocol decisions are made here.
+mod account;
 mod assets;
 mod authorize;
 mod client_addr;
@@ -14,6 +15,7 @@ mod logout;
 mod metrics;
 mod pages;
 mod serve;
+mod signin;
 mod token;
 mod ui;
 mod userinfo;
@@ -109,6 +111,13 @@ pub fn router(state: AppState) -> Router {
             "/consent",
             get(authorize::form_page_get).post(authorize::consent_post),
         )
+        .route("/signin", get(signin::sign_in_get))
+        .route("/account", get(account::account_get))
+        .route("/account/profile", post(account::profile_post))
+        .route("/account/password", post(account::password_post))
+        .route("/account/apps/revoke", post(account::revoke_post))
+        .route("/account/sessions/end", post(account::end_session_post))
+        .route("/account/sessions/end-all", post(account::end_all_post))
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/forward-auth", any(forward_auth::forward_auth))
         .route("/forward-auth/{*path}", any(forward_auth::forward_auth))

@@ -5,6 +5,7 @@ mod helpers;
 mod private_postgres;
 mod process;
 
+mod account_page;
 mod audit;
 mod cleanup;
 mod cli;
@@ -33,4 +34,6 @@ mod brute_force;
 mod hostile;
 mod refresh_rotation;
 mod sessions_and_consent;
+mod sign_in_methods;
+mod sign_in_page;
 mod token_exchange;

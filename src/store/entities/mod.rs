@@ -7,6 +7,7 @@ pub mod consent;
 pub mod grant;
 pub mod grant_access_token;
 pub mod login_failure;
+pub mod logout_outbox;
 pub mod recovery_code;
 pub mod refresh_token;
 pub mod revoked_token;
