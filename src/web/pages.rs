@@ -51,6 +51,12 @@ pub fn session_cookie(p: &Provider, value: String) -> Cookie<'static> {
     )
 }
 
+/// A cookie of these pages' kind (HttpOnly, SameSite=Lax, Secure with https) that lives
+/// `max_age` seconds, for state of a few minutes (a pending sign-in's browser binding).
+pub fn short_cookie(p: &Provider, name: &str, value: String, max_age: i64) -> Cookie<'static> {
+    cookie(p, name.to_owned(), value, max_age)
+}
+
 /// A cookie that makes the browser drop the session cookie (same name, path and flags).
 pub fn expired_session_cookie(p: &Provider) -> Cookie<'static> {
     cookie(p, session_cookie_name(p).to_owned(), String::new(), 0)

@@ -37,3 +37,4 @@ mod sessions_and_consent;
 mod sign_in_methods;
 mod sign_in_page;
 mod token_exchange;
+mod two_factor;

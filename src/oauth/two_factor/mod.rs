@@ -5,6 +5,7 @@
 //!
 //! Storage through `ports::TwoFactorRepository`; no HTTP here.
 pub mod recovery;
+pub mod sign_in;
 pub mod totp;
 
 use std::net::IpAddr;
@@ -413,5 +414,14 @@ impl Provider {
             return Err(TwoFactorError::Locked { retry_after });
         }
         Ok(())
+    }
+}
+
+impl From<TwoFactorError> for OAuthError {
+    fn from(e: TwoFactorError) -> Self {
+        match e {
+            TwoFactorError::Internal(e) => e,
+            other => OAuthError::AccessDenied(other.to_string()),
+        }
     }
 }
