@@ -42,7 +42,12 @@ async fn settings_page(
         Err(e) => return error_page(chrome, &e),
     };
     let (jar, csrf) = csrf_token(p, jar);
-    let (code, message, retry_after) = refusal(chrome, error, status.has_authenticator());
+    let wrong = if status.has_authenticator() {
+        &chrome.t.account_remove_wrong
+    } else {
+        &chrome.t.enrol_wrong
+    };
+    let (code, message, retry_after) = super::refusal(chrome, error, wrong);
     let mut resp = if status.has_authenticator() {
         let view = AccountTwoFactorView {
             chrome,
@@ -74,35 +79,6 @@ async fn settings_page(
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     (jar, resp).into_response()
-}
-
-fn refusal(
-    chrome: &Chrome,
-    error: Option<&TwoFactorError>,
-    enrolled: bool,
-) -> (StatusCode, Option<String>, Option<u64>) {
-    let t = chrome.t;
-    match error {
-        None => (StatusCode::OK, None, None),
-        Some(TwoFactorError::Throttled { retry_after }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(
-                t.throttled
-                    .replace("{seconds}", &retry_after.max(&1).to_string()),
-            ),
-            Some(*retry_after),
-        ),
-        Some(TwoFactorError::Locked { retry_after }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(
-                t.locked
-                    .replace("{minutes}", &retry_after.div_ceil(60).max(1).to_string()),
-            ),
-            Some(*retry_after),
-        ),
-        Some(_) if enrolled => (StatusCode::OK, Some(t.account_remove_wrong.clone()), None),
-        Some(_) => (StatusCode::OK, Some(t.enrol_wrong.clone()), None),
-    }
 }
 
 /// POST /account/two-factor/enrol: the first code confirms the authenticator.

@@ -17,7 +17,7 @@ use crate::oauth::two_factor::sign_in::{
 };
 use crate::web::authorize::{authorize_error, sign_in_step_response};
 use crate::web::pages::{csrf_token, form_action_source, page_form, render, short_cookie};
-use crate::web::ui::{Chrome, Page};
+use crate::web::ui::Page;
 use crate::web::{AppState, ClientAddr};
 
 /// The cookie that ties a pending sign-in to this browser.
@@ -45,7 +45,12 @@ pub(crate) fn prompt_page(
         PENDING_TTL,
     ));
     let (jar, csrf) = csrf_token(p, jar);
-    let (status, message, retry_after) = refusal(&chrome, prompt.stage, error);
+    let wrong = if prompt.stage == Stage::Enrol {
+        &chrome.t.enrol_wrong
+    } else {
+        &chrome.t.second_factor_wrong
+    };
+    let (status, message, retry_after) = super::refusal(&chrome, error, wrong);
     // Browsers apply `form-action` to the redirect that follows the form: the client's.
     let action = form_action_source(&prompt.prompt.destination);
     let mut resp = match (&prompt.stage, &prompt.enrolment) {
@@ -79,37 +84,6 @@ pub(crate) fn prompt_page(
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     (jar, resp).into_response()
-}
-
-/// Status, message and `Retry-After` for a refused code: 429 for the throttle, as for
-/// passwords.
-fn refusal(
-    chrome: &Chrome,
-    stage: Stage,
-    error: Option<&TwoFactorError>,
-) -> (StatusCode, Option<String>, Option<u64>) {
-    let t = chrome.t;
-    match error {
-        None => (StatusCode::OK, None, None),
-        Some(TwoFactorError::Throttled { retry_after }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(
-                t.throttled
-                    .replace("{seconds}", &retry_after.max(&1).to_string()),
-            ),
-            Some(*retry_after),
-        ),
-        Some(TwoFactorError::Locked { retry_after }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(
-                t.locked
-                    .replace("{minutes}", &retry_after.div_ceil(60).max(1).to_string()),
-            ),
-            Some(*retry_after),
-        ),
-        Some(_) if stage == Stage::Enrol => (StatusCode::OK, Some(t.enrol_wrong.clone()), None),
-        Some(_) => (StatusCode::OK, Some(t.second_factor_wrong.clone()), None),
-    }
 }
 
 /// The form fields and context every POST here shares.
