@@ -1,6 +1,7 @@
 //! Authenticator codes (TOTP) as a second factor, over HTTP as a browser and a relying
 //! party see them. The test computes codes itself (RFC 6238, with its own HMAC) from the
 //! key shown on the enrolment page.
+mod account;
 mod policy;
 mod sign_in;
 
