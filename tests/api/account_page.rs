@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::backchannel_logout::{Receiver, client_with, sign_in_to, start_receiver, wait_for};
 use crate::flow::{
-    Browser, PASSWORD, Page, exchange, refresh, sign_in_with_pkce, user, web_client,
+    Browser, PASSWORD, Page, exchange, oidc_sign_in, refresh, sign_in_with_pkce, user, web_client,
 };
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
@@ -44,6 +44,18 @@ fn session_ids(page: &Page) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// Whether `password` is the stored (argon2id) password of `username`.
+async fn password_is(app: &TestApp, username: &str, password: &str) -> bool {
+    let stored = app
+        .store
+        .find_user_by_username(username)
+        .await
+        .unwrap()
+        .unwrap();
+    stored.password_hash.starts_with("$argon2id$")
+        && latchkey::crypto::verify_password(password, &stored.password_hash)
+}
+
 async fn still_signed_in(app: &TestApp, browser: &Browser) -> bool {
     let page = browser.get(&app.url("/account")).await;
     match page.status {
@@ -56,6 +68,34 @@ async fn still_signed_in(app: &TestApp, browser: &Browser) -> bool {
             false
         }
         other => panic!("unexpected status {other}: {page:?}"),
+    }
+}
+
+/// Alice on two devices: a laptop signed in to "web" (which has a back-channel logout
+/// receiver), and a phone on the account page.
+struct Devices {
+    app: TestApp,
+    rx: Receiver,
+    laptop: Browser,
+    /// The claims of the ID token "web" got on the laptop.
+    id_claims: Value,
+    phone: Browser,
+}
+
+async fn two_devices() -> Devices {
+    let app = spawn_app().await;
+    let rx = Receiver::default();
+    let web = client_with(&app, "web", Some(start_receiver(rx.clone()).await)).await;
+    user(&app, "alice").await;
+    let laptop = Browser::new();
+    let id_claims = sign_in_to(&app, &laptop, ("web", &web)).await;
+    let phone = signed_in(&app, "alice").await;
+    Devices {
+        app,
+        rx,
+        laptop,
+        id_claims,
+        phone,
     }
 }
 
@@ -211,16 +251,7 @@ async fn a_wrong_current_password_is_refused_and_counted_by_the_sign_in_throttle
     assert_eq!(last.status, 429, "{last:?}");
     assert!(last.headers.contains_key("retry-after"));
     // The password did not change.
-    let stored = app
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(latchkey::crypto::verify_password(
-        PASSWORD,
-        &stored.password_hash
-    ));
+    assert!(password_is(&app, "alice", PASSWORD).await);
     assert!(still_signed_in(&app, &browser).await);
 }
 
@@ -244,29 +275,20 @@ async fn a_short_or_mismatched_new_password_is_refused() {
         assert_eq!(page.status, 400, "{page:?}");
     }
     assert_eq!(app.count_rows("login_failures").await, 0);
-    let stored = app
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(latchkey::crypto::verify_password(
-        PASSWORD,
-        &stored.password_hash
-    ));
+    assert!(password_is(&app, "alice", PASSWORD).await);
 }
 
 #[tokio::test]
 async fn changing_the_password_ends_every_other_session_with_back_channel_logout() {
     // Arrange: alice uses "web" (with a logout receiver) on a laptop, and the account page
     // on a phone.
-    let app = spawn_app().await;
-    let rx = Receiver::default();
-    let web = client_with(&app, "web", Some(start_receiver(rx.clone()).await)).await;
-    user(&app, "alice").await;
-    let laptop = Browser::new();
-    let id_claims = sign_in_to(&app, &laptop, ("web", &web)).await;
-    let phone = signed_in(&app, "alice").await;
+    let Devices {
+        app,
+        rx,
+        laptop,
+        id_claims,
+        phone,
+    } = two_devices().await;
 
     // Act
     let done = submit(
@@ -289,53 +311,18 @@ async fn changing_the_password_ends_every_other_session_with_back_channel_logout
     assert_eq!(got.len(), 1);
     let (_, claims) = app.verify_jwt(&got[0], "web").await;
     assert_eq!(claims["sid"], id_claims["sid"]);
-    let stored = app
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(latchkey::crypto::verify_password(
-        "a new passphrase",
-        &stored.password_hash
-    ));
-    assert!(stored.password_hash.starts_with("$argon2id$"));
+    assert!(password_is(&app, "alice", "a new passphrase").await);
 }
 
 #[tokio::test]
 async fn revoking_a_connected_app_ends_its_tokens_and_a_refresh_fails_with_invalid_grant() {
-    use openidconnect::core::{CoreClient, CoreProviderMetadata};
-    use openidconnect::{
-        AuthorizationCode, ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse,
-        PkceCodeVerifier, RedirectUrl,
-    };
+    use openidconnect::OAuth2TokenResponse;
     // Arrange: alice approved "web"; the app holds a refresh and an access token.
     let app = spawn_app().await;
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
     let browser = Browser::new();
-    let (q, verifier, _) = sign_in_with_pkce(&app, &browser, "web", "alice").await;
-    let http = openidconnect::reqwest::ClientBuilder::new()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let meta =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        meta,
-        ClientId::new("web".into()),
-        Some(ClientSecret::new(secret.clone())),
-    )
-    .set_redirect_uri(RedirectUrl::new(crate::flow::REDIRECT.into()).unwrap());
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(q["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-        .request_async(&http)
-        .await
-        .unwrap();
+    let (client, http, tokens) = oidc_sign_in(&app, &browser, ("web", &secret), "alice").await;
     let access = tokens.access_token().secret().clone();
     let refresh_token = tokens.refresh_token().unwrap().clone();
     let page = browser.get(&app.url("/account")).await;
@@ -425,13 +412,13 @@ async fn a_refresh_token_of_a_revoked_app_fails_at_the_token_endpoint() {
 
 #[tokio::test]
 async fn signing_out_one_session_ends_it_on_every_node_and_notifies_its_clients() {
-    let app = spawn_app().await;
-    let rx = Receiver::default();
-    let web = client_with(&app, "web", Some(start_receiver(rx.clone()).await)).await;
-    user(&app, "alice").await;
-    let laptop = Browser::new();
-    let id_claims = sign_in_to(&app, &laptop, ("web", &web)).await;
-    let phone = signed_in(&app, "alice").await;
+    let Devices {
+        app,
+        rx,
+        laptop,
+        id_claims,
+        phone,
+    } = two_devices().await;
     let page = phone.get(&app.url("/account")).await;
     let sessions = session_ids(&page);
     assert_eq!(sessions.len(), 2);
@@ -483,13 +470,13 @@ async fn a_sid_of_someone_else_ends_nothing() {
 
 #[tokio::test]
 async fn signing_out_everywhere_ends_every_session_and_notifies_the_clients() {
-    let app = spawn_app().await;
-    let rx = Receiver::default();
-    let web = client_with(&app, "web", Some(start_receiver(rx.clone()).await)).await;
-    user(&app, "alice").await;
-    let laptop = Browser::new();
-    sign_in_to(&app, &laptop, ("web", &web)).await;
-    let phone = signed_in(&app, "alice").await;
+    let Devices {
+        app,
+        rx,
+        laptop,
+        phone,
+        ..
+    } = two_devices().await;
 
     let done = submit(&app, &phone, "/account/sessions/end-all", &[]).await;
 

@@ -296,3 +296,55 @@ pub async fn sign_in_with_pkce(
     .await;
     (q, verifier, challenge)
 }
+
+/// The `openidconnect` crate's client as a relying party would build it: discovery, client
+/// `client_id` with `secret`, the test redirect URI.
+pub type OidcClient = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// Signs `username` in to `client_id` in `browser` and lets the `openidconnect` client
+/// exchange the code. Returns the client, its HTTP client and the token response.
+pub async fn oidc_sign_in(
+    app: &TestApp,
+    browser: &Browser,
+    (client_id, secret): (&str, &str),
+    username: &str,
+) -> (
+    OidcClient,
+    openidconnect::reqwest::Client,
+    openidconnect::core::CoreTokenResponse,
+) {
+    use openidconnect::core::CoreProviderMetadata;
+    use openidconnect::{
+        AuthorizationCode, ClientId, ClientSecret, IssuerUrl, PkceCodeVerifier, RedirectUrl,
+    };
+    let (q, verifier, _) = sign_in_with_pkce(app, browser, client_id, username).await;
+    let http = openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let meta =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
+    let client = OidcClient::from_provider_metadata(
+        meta,
+        ClientId::new(client_id.into()),
+        Some(ClientSecret::new(secret.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(q["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    (client, http, tokens)
+}

@@ -2,7 +2,7 @@
 //! exchange and of every refresh carries `amr` (OpenID Connect Core section 2, RFC 8176).
 use serde_json::Value;
 
-use crate::flow::{Browser, exchange, refresh, sign_in_with_pkce, user, web_client};
+use crate::flow::{Browser, exchange, oidc_sign_in, refresh, sign_in_with_pkce, user, web_client};
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -49,40 +49,14 @@ async fn id_tokens_from_the_code_and_from_a_refresh_carry_the_amr_of_the_sign_in
 
 #[tokio::test]
 async fn the_openidconnect_client_reads_amr_from_the_id_token() {
-    use openidconnect::core::{CoreClient, CoreProviderMetadata};
-    use openidconnect::{
-        AuthorizationCode, ClientId, ClientSecret, IssuerUrl, Nonce, PkceCodeVerifier, RedirectUrl,
-        TokenResponse,
-    };
+    use openidconnect::{Nonce, TokenResponse};
     // Arrange
     let app = spawn_app().await;
     let secret = web_client(&app, "web").await;
     user(&app, "alice").await;
-    let browser = Browser::new();
-    let (q, verifier, _) = sign_in_with_pkce(&app, &browser, "web", "alice").await;
-    let http = openidconnect::reqwest::ClientBuilder::new()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let meta =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        meta,
-        ClientId::new("web".into()),
-        Some(ClientSecret::new(secret)),
-    )
-    .set_redirect_uri(RedirectUrl::new(crate::flow::REDIRECT.into()).unwrap());
 
     // Act
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(q["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-        .request_async(&http)
-        .await
-        .unwrap();
+    let (client, _, tokens) = oidc_sign_in(&app, &Browser::new(), ("web", &secret), "alice").await;
     let id_token = tokens.id_token().unwrap();
     let claims = id_token
         .claims(&client.id_token_verifier(), &Nonce::new("n-456".into()))

@@ -123,7 +123,7 @@ impl<'a> AccountView<'a> {
             notice,
             profile_error: errors.profile,
             password_error: errors.password,
-            methods: sign_in_methods(chrome),
+            methods: sign_in_methods(chrome, overview),
             apps,
             sessions,
             csrf_token,
@@ -131,9 +131,10 @@ impl<'a> AccountView<'a> {
     }
 }
 
-/// The "Sign-in methods" list. Each method adds its own line here, with a link to its
-/// management page when it has one.
-fn sign_in_methods(chrome: &Chrome<'_>) -> Vec<MethodItem> {
+/// The "Sign-in methods" list. Each method adds its own line here (from what
+/// `AccountOverview` says the person has), with a link to its management page when it has one
+/// (`/account/two-factor`, `/account/passkeys`).
+fn sign_in_methods(chrome: &Chrome<'_>, _overview: &AccountOverview) -> Vec<MethodItem> {
     let t = chrome.t;
     vec![
         MethodItem {
