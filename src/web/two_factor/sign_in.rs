@@ -138,20 +138,7 @@ pub async fn code_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let p = &s.provider;
-    let form = match posted(p, &page, &jar, &headers, &body) {
-        Ok(f) => f,
-        Err(resp) => return *resp,
-    };
-    let result = p
-        .submit_second_factor(
-            &form.pending,
-            form.binding.as_deref(),
-            &form.code,
-            &form.ctx(ip),
-        )
-        .await;
-    result_response(p, &page, jar, result).await
+    submit(&s, ip, &page, jar, &headers, &body, Stage::Code).await
 }
 
 /// POST /login/enrol.
@@ -163,20 +150,33 @@ pub async fn enrol_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    submit(&s, ip, &page, jar, &headers, &body, Stage::Enrol).await
+}
+
+/// A code posted at `stage`: the code page's, or the first code of an enrolment.
+async fn submit(
+    s: &AppState,
+    ip: Option<std::net::IpAddr>,
+    page: &Page,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    body: &[u8],
+    stage: Stage,
+) -> Response {
     let p = &s.provider;
-    let form = match posted(p, &page, &jar, &headers, &body) {
+    let form = match posted(p, page, &jar, headers, body) {
         Ok(f) => f,
         Err(resp) => return *resp,
     };
-    let result = p
-        .submit_sign_in_enrolment(
-            &form.pending,
-            form.binding.as_deref(),
-            &form.code,
-            &form.ctx(ip),
-        )
-        .await;
-    result_response(p, &page, jar, result).await
+    let (pending, binding, ctx) = (&form.pending, form.binding.as_deref(), form.ctx(ip));
+    let result = if stage == Stage::Enrol {
+        p.submit_sign_in_enrolment(pending, binding, &form.code, &ctx)
+            .await
+    } else {
+        p.submit_second_factor(pending, binding, &form.code, &ctx)
+            .await
+    };
+    result_response(p, page, jar, result).await
 }
 
 /// POST /login/continue.
