@@ -33,8 +33,9 @@ pub struct Settings {
     pub master_key_file: PathBuf,
     pub tokens: TokenSettings,
     pub keys: KeySettings,
-    /// Throttling of failed sign-ins, per (username, source address) and per username.
-    pub login: ThrottleSettings,
+    /// Sign-in: throttling of failed passwords and codes, per (account, source address) and
+    /// per account, and whether two factors are required.
+    pub login: LoginSettings,
     /// Throttling of failed client authentication at `/token`, `/introspect` and `/revoke`,
     /// per (client id, source address) and per client id.
     pub client_auth: ThrottleSettings,
@@ -279,6 +280,34 @@ impl Default for BrandingSettings {
     }
 }
 
+/// `[login]`: the throttle of sign-ins (passwords and second-factor codes alike) and the
+/// two-factor policy.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LoginSettings {
+    /// Every sign-in needs a second factor; people without one enrol during sign-in.
+    #[serde(default)]
+    pub require_two_factor: bool,
+    /// The throttle fields sit directly in `[login]` (`max_failures`, ...); unknown keys
+    /// are refused there.
+    #[serde(flatten)]
+    pub throttle: ThrottleSettings,
+}
+
+/// `[login]` is read where a `ThrottleSettings` is expected (the throttle's verdict), as
+/// the throttle fields are its own.
+impl std::ops::Deref for LoginSettings {
+    type Target = ThrottleSettings;
+    fn deref(&self) -> &ThrottleSettings {
+        &self.throttle
+    }
+}
+
+impl std::ops::DerefMut for LoginSettings {
+    fn deref_mut(&mut self) -> &mut ThrottleSettings {
+        &mut self.throttle
+    }
+}
+
 /// Guessing protection (see `oauth::throttle`), counted in the database so all nodes agree.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -420,12 +449,15 @@ impl Default for Settings {
                 client_jwks_min_refetch: 10,
                 client_jwks_allowed_networks: Vec::new(),
             },
-            login: ThrottleSettings {
-                max_failures: 10,
-                failure_window: 900,
-                delay_after: 3,
-                max_delay: 60,
-                max_failures_all_addresses: 100,
+            login: LoginSettings {
+                require_two_factor: false,
+                throttle: ThrottleSettings {
+                    max_failures: 10,
+                    failure_window: 900,
+                    delay_after: 3,
+                    max_delay: 60,
+                    max_failures_all_addresses: 100,
+                },
             },
             client_auth: ThrottleSettings {
                 max_failures: 20,
@@ -463,7 +495,7 @@ struct Defaults {
     master_key_file: PathBuf,
     tokens: TokenSettings,
     keys: KeySettings,
-    login: ThrottleSettings,
+    login: LoginSettings,
     client_auth: ThrottleSettings,
     http: HttpSettings,
     log: LogSettings,
@@ -570,7 +602,10 @@ impl Settings {
                 policy.prepublish
             );
         }
-        for (name, t) in [("login", &self.login), ("client_auth", &self.client_auth)] {
+        for (name, t) in [
+            ("login", &self.login.throttle),
+            ("client_auth", &self.client_auth),
+        ] {
             if t.failure_window == 0 || t.failure_window > 24 * 3600 {
                 bail!("{name}.failure_window must be between 1 and 86400 seconds");
             }

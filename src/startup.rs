@@ -52,6 +52,7 @@ impl Application {
         let ui = Arc::new(load_ui(&settings)?);
         let master = settings.master_key()?;
         let hasher = SecretHasher::new(&master);
+        let sealer = master.sealer();
         let store = Store::connect(&settings, &master)
             .await
             .context("failed to open the database")?;
@@ -83,10 +84,12 @@ impl Application {
                 consents: shared.clone(),
                 grants: shared.clone(),
                 login_throttle: shared.clone(),
+                two_factor: shared.clone(),
                 accounts: shared.clone(),
             },
             keys,
             hasher,
+            sealer,
         ));
         let janitor = spawn_janitor(
             store.clone(),

@@ -51,6 +51,8 @@ pub struct NewClient {
     pub no_pkce: bool,
     /// Refresh tokens without `offline_access` (needs the refresh_token grant).
     pub always_issue_refresh_token: bool,
+    /// Sign-ins for this client need two factors.
+    pub require_two_factor: bool,
     /// Token exchange (RFC 8693) policy; empty means none.
     pub exchange: NewExchangePolicy,
 }
@@ -324,6 +326,7 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
         first_party: new.first_party,
         require_pkce: !new.no_pkce,
         always_issue_refresh_token: new.always_issue_refresh_token,
+        require_two_factor: new.require_two_factor,
         exchange: exchange_policy,
         created_at: now,
     };
@@ -432,6 +435,39 @@ pub async fn rotate_secret(store: &Store, id: &str) -> Result<String, AdminError
             client.id
         )))
     }
+}
+
+/// Changes to a registered client's settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ClientUpdate {
+    pub require_two_factor: Option<bool>,
+}
+
+/// Applies `update` to the client and returns it as stored afterwards.
+pub async fn update(store: &Store, id: &str, update: &ClientUpdate) -> Result<Client, AdminError> {
+    let client = get(store, id).await?;
+    let Some(require) = update.require_two_factor else {
+        return Err(AdminError::invalid("nothing to change"));
+    };
+    if !store
+        .set_client_require_two_factor(&client.id, require)
+        .await?
+    {
+        return Err(AdminError::NotFound(format!(
+            "client {} does not exist",
+            client.id
+        )));
+    }
+    audit::Event::new(audit::Kind::ClientUpdated)
+        .client(client.id.as_str())
+        .actor(audit::ACTOR_CLI)
+        .reason(if require {
+            "require_two_factor on"
+        } else {
+            "require_two_factor off"
+        })
+        .emit();
+    get(store, id).await
 }
 
 #[cfg(test)]

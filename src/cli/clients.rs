@@ -29,6 +29,18 @@ pub enum ClientsCommand {
         /// The client id.
         id: String,
     },
+    /// Change settings of a registered client.
+    Update {
+        /// The client id.
+        id: String,
+        /// People must sign in with two factors to get tokens for this client.
+        #[arg(long, conflicts_with = "no_require_two_factor")]
+        require_two_factor: bool,
+        /// Stop requiring two factors for this client (the global
+        /// `login.require_two_factor` still applies).
+        #[arg(long)]
+        no_require_two_factor: bool,
+    },
     /// Replace the client's secret with a new generated one, printed once. The old secret
     /// stops working at once.
     RotateSecret {
@@ -143,6 +155,10 @@ pub struct CreateArgs {
     /// Issue refresh tokens even when the app does not ask for offline_access.
     #[arg(long)]
     pub always_issue_refresh_token: bool,
+    /// People must sign in with two factors (a password and an authenticator code or
+    /// passkey) to get tokens for this client.
+    #[arg(long)]
+    pub require_two_factor: bool,
     #[command(flatten)]
     pub exchange: ExchangeArgs,
 }
@@ -181,6 +197,25 @@ pub async fn run(cmd: ClientsCommand, store: &Store, settings: &Settings) -> any
         ClientsCommand::Delete { id } => {
             clients::delete(store, &id).await.map_err(admin_err)?;
             out!("deleted client {id}");
+            Ok(())
+        }
+        ClientsCommand::Update {
+            id,
+            require_two_factor,
+            no_require_two_factor,
+        } => {
+            let change = clients::ClientUpdate {
+                require_two_factor: match (require_two_factor, no_require_two_factor) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+            };
+            let client = clients::update(store, &id, &change)
+                .await
+                .map_err(admin_err)?;
+            out!("updated client {id}");
+            print_client(&client);
             Ok(())
         }
         ClientsCommand::RotateSecret { id } => {
@@ -236,6 +271,7 @@ async fn create(args: CreateArgs, store: &Store) -> anyhow::Result<()> {
         first_party: args.first_party,
         no_pkce: args.no_pkce,
         always_issue_refresh_token: args.always_issue_refresh_token,
+        require_two_factor: args.require_two_factor,
         exchange: args.exchange.into_new(),
     };
     let created = clients::create(store, new).await.map_err(admin_err)?;
@@ -300,6 +336,7 @@ fn print_client(c: &Client) {
         "always_issue_refresh_token",
         yes_no(c.always_issue_refresh_token),
     );
+    field("require_two_factor", yes_no(c.require_two_factor));
     print_exchange(c.exchange.as_ref());
     field("created_at", time(c.created_at));
 }

@@ -140,6 +140,7 @@ client_jwks_min_refetch = {cjm}
 [login]
 max_failures = {mf}                   # failed sign-ins per username within the window
 failure_window = {fw}
+# require_two_factor = true           # every sign-in needs an authenticator code or passkey
 
 [http]
 # The reverse proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.0/8"]. Leave empty

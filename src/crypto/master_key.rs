@@ -97,14 +97,41 @@ impl MasterKey {
         out
     }
 
-    fn aead(&self) -> LessSafeKey {
-        let k = self.derive(b"latchkey/seal/v1");
-        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("32-byte AES key"))
+    /// The sealing half of the key alone, for components that seal and open values but
+    /// must not derive other keys (the protocol core's authenticator secrets).
+    pub fn sealer(&self) -> Sealer {
+        Sealer(self.derive(b"latchkey/seal/v1"))
     }
 
     /// Encrypts with AES-256-GCM under a random nonce; `context` is bound as associated data
     /// (for example a key id), so a sealed value cannot be moved to another record.
     /// Output: base64url(nonce || ciphertext || tag).
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
+        self.sealer().seal(plaintext, context)
+    }
+
+    pub fn open(&self, sealed: &str, context: &str) -> anyhow::Result<Vec<u8>> {
+        self.sealer().open(sealed, context)
+    }
+}
+
+/// AES-256-GCM sealing with the master key's sealing subkey: the envelope of every value
+/// encrypted at rest (signing keys, authenticator secrets).
+#[derive(Clone)]
+pub struct Sealer([u8; 32]);
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(<redacted>)")
+    }
+}
+
+impl Sealer {
+    fn aead(&self) -> LessSafeKey {
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("32-byte AES key"))
+    }
+
+    /// See `MasterKey::seal`.
     pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
         let nonce_bytes = random_bytes::<12>();
         let mut buf = plaintext.to_vec();

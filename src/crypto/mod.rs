@@ -6,7 +6,7 @@ mod password;
 mod random;
 mod secret_hash;
 
-pub use master_key::MasterKey;
+pub use master_key::{MasterKey, Sealer};
 pub use password::{PasswordHasher, hash_password, verify_password};
 pub use random::{random_bytes, random_token};
 pub use secret_hash::{SecretHasher, sha256, sha256_b64url};

@@ -30,6 +30,9 @@ pub struct AuthorizationRequest {
     /// Preferred languages for the pages, BCP 47 tags separated by spaces (OpenID Connect
     /// Core section 3.1.2.1); unsupported ones are ignored, never an error.
     pub ui_locales: Option<String>,
+    /// OpenID Connect Core section 3.1.2.1 `acr_values`: requested authentication context
+    /// classes, in order of preference (`two_factor::sign_in::acr_values_demand_mfa`).
+    pub acr_values: Option<String>,
     pub audience: Vec<String>,
 }
 
@@ -228,6 +231,10 @@ impl Provider {
             .get("ui_locales")
             .map(|v| v.chars().take(MAX_UI_LOCALES).collect::<String>());
 
+        let acr_values = params
+            .get("acr_values")
+            .map(|v| v.chars().take(MAX_UI_LOCALES).collect::<String>());
+
         Ok(AuthorizationRequest {
             client,
             redirect_uri,
@@ -240,6 +247,7 @@ impl Provider {
             max_age,
             login_hint,
             ui_locales,
+            acr_values,
             audience,
         })
     }
@@ -301,6 +309,13 @@ pub enum AuthorizeStep {
     },
     /// Send the browser here (a code, or an error for the client).
     Redirect(String),
+    /// The session has one factor and this request needs two (client policy, global
+    /// policy or `acr_values`): prove a second factor first (step-up), without a new
+    /// password.
+    StepUp {
+        request: Box<AuthorizationRequest>,
+        session: Box<super::model::Session>,
+    },
 }
 
 impl AuthorizationRequest {

@@ -20,6 +20,7 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "iat",
     "auth_time",
     "amr",
+    "acr",
     "nonce",
     "at_hash",
     "azp",
@@ -73,6 +74,7 @@ impl Provider {
             "authorization_response_iss_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent"],
             "ui_locales_supported": crate::i18n::LANGUAGES,
+            "acr_values_supported": super::two_factor::sign_in::ACR_VALUES,
         })
     }
 }

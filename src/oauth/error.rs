@@ -42,6 +42,10 @@ pub enum OAuthError {
     /// OpenID Connect Core section 3.1.2.6.
     #[error("consent_required: {0}")]
     ConsentRequired(String),
+    /// OpenID Connect Core section 3.1.2.6: the request needs the person's interaction
+    /// (here: a second factor) and `prompt=none` forbids it.
+    #[error("interaction_required: {0}")]
+    InteractionRequired(String),
     /// OpenID Connect Core section 6.1: the `request` parameter is not supported.
     #[error("request_not_supported: {0}")]
     RequestNotSupported(String),
@@ -79,6 +83,7 @@ impl OAuthError {
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
             Self::LoginRequired(_) => "login_required",
             Self::ConsentRequired(_) => "consent_required",
+            Self::InteractionRequired(_) => "interaction_required",
             Self::RequestNotSupported(_) => "request_not_supported",
             Self::RequestUriNotSupported(_) => "request_uri_not_supported",
             Self::MissingToken => "invalid_request",
@@ -116,6 +121,7 @@ impl OAuthError {
             | Self::UnsupportedTokenType(d)
             | Self::LoginRequired(d)
             | Self::ConsentRequired(d)
+            | Self::InteractionRequired(d)
             | Self::RequestNotSupported(d)
             | Self::RequestUriNotSupported(d)
             | Self::InvalidToken(d)

@@ -47,6 +47,9 @@ impl Provider {
         if !i.amr.is_empty() {
             let amr: Vec<&str> = i.amr.iter().map(|m| m.as_str()).collect();
             claims["amr"] = json!(amr);
+            // OpenID Connect Core section 2: the class the sign-in satisfied (the values are
+            // in discovery's `acr_values_supported`; docs/accounts.md).
+            claims["acr"] = json!(super::two_factor::sign_in::acr_for(i.amr));
         }
         if let Value::Object(extra) = user_claims(i.user, i.scope)
             && let Value::Object(map) = &mut claims

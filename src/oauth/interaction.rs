@@ -333,6 +333,23 @@ impl Provider {
             return Ok(AuthorizeStep::Login(Box::new(req)));
         }
         let (session, user) = session.expect("checked above");
+        // A one-factor session meeting a request that needs two: the second factor only
+        // (OpenID Connect Core section 3.1.2.1 acr_values; client and global policy).
+        if !session.amr.contains(&AuthMethod::Mfa) && self.two_factors_required(Some(&req)) {
+            if req.prompt.none {
+                return Err(redirect_err(
+                    self,
+                    &req,
+                    OAuthError::InteractionRequired(
+                        "a second factor is required for this request".into(),
+                    ),
+                ));
+            }
+            return Ok(AuthorizeStep::StepUp {
+                request: Box::new(req),
+                session: Box::new(session),
+            });
+        }
 
         if !req.client.first_party && !just_consented {
             let stored = self

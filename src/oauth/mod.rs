@@ -25,12 +25,13 @@ mod session_end;
 pub mod signin;
 pub mod throttle;
 pub mod token;
+pub mod two_factor;
 pub mod userinfo;
 
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::crypto::{PasswordHasher, SecretHasher};
+use crate::crypto::{PasswordHasher, Sealer, SecretHasher};
 use crate::keys::{KeyRing, OutboundPolicy, RemoteJwksCache};
 use crate::metrics::Metrics;
 
@@ -48,6 +49,7 @@ pub struct Provider {
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    pub two_factor: Arc<dyn ports::TwoFactorRepository>,
     pub accounts: Arc<dyn ports::AccountRepository>,
     pub keys: Arc<KeyRing>,
     pub passwords: PasswordHasher,
@@ -57,6 +59,8 @@ pub struct Provider {
     /// Sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0).
     pub logout_delivery: backchannel::LogoutDelivery,
     pub hasher: SecretHasher,
+    /// Seals authenticator secrets at rest (the master key's sealing subkey).
+    pub sealer: Sealer,
     /// Counters of this server (sign-ins, tokens); `/metrics` renders them.
     pub metrics: Arc<Metrics>,
     /// This node's memory of client-authentication lock states (`throttle`).
@@ -74,6 +78,7 @@ pub struct Ports {
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    pub two_factor: Arc<dyn ports::TwoFactorRepository>,
     pub accounts: Arc<dyn ports::AccountRepository>,
 }
 
@@ -83,6 +88,7 @@ impl Provider {
         ports: Ports,
         keys: Arc<KeyRing>,
         hasher: SecretHasher,
+        sealer: Sealer,
     ) -> Self {
         let issuer = settings.issuer_str();
         let settings_allowed = settings.keys.client_jwks_allowed_networks.clone();
@@ -102,6 +108,7 @@ impl Provider {
             consents: ports.consents,
             grants: ports.grants,
             login_throttle: ports.login_throttle,
+            two_factor: ports.two_factor,
             accounts: ports.accounts,
             keys,
             passwords: PasswordHasher::default(),
@@ -111,6 +118,7 @@ impl Provider {
                 allowed: settings_allowed,
             }),
             hasher,
+            sealer,
             metrics: Arc::new(Metrics::new()),
             client_lock_states: throttle::LockStateCache::default(),
             issuer,

@@ -39,6 +39,9 @@ pub struct Client {
     /// Issue refresh tokens even when `offline_access` was not granted (for clients that
     /// keep sessions longer than an access token lives).
     pub always_issue_refresh_token: bool,
+    /// People must sign in with two factors to get a code for this client (on top of the
+    /// global `login.require_two_factor`).
+    pub require_two_factor: bool,
     /// What this client may obtain by token exchange (RFC 8693); `None`: no token exchange.
     pub exchange: Option<ExchangePolicy>,
     pub created_at: i64,

@@ -215,3 +215,48 @@ pub trait GrantRepository: Send + Sync {
     /// for codes).
     async fn mark_refresh_token_rotated(&self, token_hash: &str, now: i64) -> anyhow::Result<bool>;
 }
+
+/// Second factors: the authenticator (TOTP) of each person and their recovery codes.
+#[async_trait]
+pub trait TwoFactorRepository: Send + Sync {
+    async fn find_authenticator(
+        &self,
+        user_id: &str,
+    ) -> anyhow::Result<Option<super::two_factor::Authenticator>>;
+    /// Stores a new unconfirmed authenticator, replacing an unconfirmed one; returns false
+    /// (and changes nothing) when a confirmed one exists.
+    async fn begin_authenticator(
+        &self,
+        user_id: &str,
+        secret_sealed: &str,
+        now: i64,
+    ) -> anyhow::Result<bool>;
+    /// Confirms the unconfirmed authenticator whose sealed secret is `secret_sealed`,
+    /// recording `step` as used, and replaces the recovery codes with `recovery_hashes`, in
+    /// one transaction. False when there is no such unconfirmed authenticator.
+    async fn confirm_authenticator(
+        &self,
+        user_id: &str,
+        secret_sealed: &str,
+        step: i64,
+        recovery_hashes: &[String],
+        now: i64,
+    ) -> anyhow::Result<bool>;
+    /// Records `step` as used if it is later than the last used step of the confirmed
+    /// authenticator; returns whether it did. Atomic across nodes (a conditional UPDATE): of
+    /// two calls with the same step exactly one returns true.
+    async fn record_authenticator_step(&self, user_id: &str, step: i64) -> anyhow::Result<bool>;
+    /// Deletes the authenticator and every recovery code; returns whether there was one.
+    async fn remove_authenticator(&self, user_id: &str) -> anyhow::Result<bool>;
+    /// Replaces every recovery code of the person with these (keyed hashes).
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        hashes: &[String],
+        now: i64,
+    ) -> anyhow::Result<()>;
+    /// Marks the unused code with this hash used; returns whether this call did (atomic:
+    /// a code is accepted once, whatever node is asked).
+    async fn use_recovery_code(&self, user_id: &str, hash: &str, now: i64) -> anyhow::Result<bool>;
+    async fn unused_recovery_codes(&self, user_id: &str) -> anyhow::Result<u64>;
+}

@@ -60,9 +60,14 @@ pub struct SignInContext<'a> {
 }
 
 /// A further factor the person must prove before a session is created (decided by the
-/// two-factor policy in `further_factor_required`). No variant yet: no sign-in needs one.
-#[derive(Debug)]
-pub enum FurtherFactor {}
+/// two-factor policy, `two_factor::sign_in`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FurtherFactor {
+    /// A code from the enrolled authenticator, or a recovery code.
+    Code,
+    /// Two factors are required and the person has none yet: set up an authenticator.
+    Enrol,
+}
 
 /// A primary sign-in waiting for a further factor: who, how so far, and where to.
 #[derive(Debug)]
@@ -305,14 +310,14 @@ impl Provider {
 
     /// HOOK (two-factor policy): must this person prove a further factor before a session
     /// is created for `auth`, given where they are going (`target`: a client may require
-    /// two factors)? `None`: no. Today nothing requires one.
+    /// two factors)? `None`: no.
     async fn further_factor_required(
         &self,
-        _user: &User,
-        _auth: &Authentication,
-        _target: &SignInTarget,
+        user: &User,
+        auth: &Authentication,
+        target: &SignInTarget,
     ) -> OAuthResult<Option<FurtherFactor>> {
-        Ok(None)
+        self.second_factor_stage(user, auth, target).await
     }
 
     /// Creates the session for a finished sign-in (every factor proved) and says where the

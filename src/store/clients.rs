@@ -156,6 +156,30 @@ impl Store {
         self.client_cache.forget(id.as_str());
         Ok(res.rows_affected > 0)
     }
+
+    /// Sets whether sign-ins for the client need two factors. Returns false when there is
+    /// no such client.
+    pub async fn set_client_require_two_factor(
+        &self,
+        id: &ClientId,
+        require: bool,
+    ) -> anyhow::Result<bool> {
+        let res = client::Entity::update_many()
+            .col_expr(
+                client::Column::RequireTwoFactor,
+                sea_orm::sea_query::Expr::value(require),
+            )
+            .col_expr(
+                client::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(unix_now()),
+            )
+            .filter(client::Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .with_db_context(|| format!("failed to update client {id}"))?;
+        self.client_cache.forget(id.as_str());
+        Ok(res.rows_affected > 0)
+    }
 }
 
 fn to_row(c: &Client, now: i64) -> anyhow::Result<client::ActiveModel> {
@@ -186,6 +210,7 @@ fn to_row(c: &Client, now: i64) -> anyhow::Result<client::ActiveModel> {
         first_party: Set(c.first_party),
         require_pkce: Set(c.require_pkce),
         always_issue_refresh_token: Set(c.always_issue_refresh_token),
+        require_two_factor: Set(c.require_two_factor),
         created_at: Set(c.created_at),
         updated_at: Set(now),
     };
@@ -266,6 +291,7 @@ fn parse_row(m: client::Model) -> anyhow::Result<Client> {
         first_party: m.first_party,
         require_pkce: m.require_pkce,
         always_issue_refresh_token: m.always_issue_refresh_token,
+        require_two_factor: m.require_two_factor,
         exchange: None,
         created_at: m.created_at,
     })
@@ -295,6 +321,7 @@ mod tests {
             first_party: false,
             require_pkce: true,
             always_issue_refresh_token: false,
+            require_two_factor: false,
             created_at: 1,
             updated_at: 1,
         }

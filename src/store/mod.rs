@@ -15,6 +15,7 @@ mod keys;
 mod login_failures;
 mod sessions;
 mod tokens;
+mod two_factor;
 mod users;
 
 #[cfg(test)]

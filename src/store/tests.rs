@@ -18,7 +18,7 @@ use crate::oauth::ports::{
 };
 
 /// Runs `f` on a fresh SQLite store and, when configured, on a fresh PostgreSQL store.
-async fn on_each_backend<F, Fut>(f: F)
+pub(super) async fn on_each_backend<F, Fut>(f: F)
 where
     F: Fn(Store) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -62,7 +62,7 @@ where
     }
 }
 
-async fn seed(store: &Store) -> (User, ClientId) {
+pub(super) async fn seed(store: &Store) -> (User, ClientId) {
     let created = clients::create(
         store,
         NewClient {

@@ -58,7 +58,7 @@ async fn authorize(s: &AppState, page: &Page, jar: CookieJar, raw: String) -> Re
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
     match p.authorize(&raw, session.as_deref()).await {
-        Ok((step, ticket)) => step_response(p, page, jar, step, ticket),
+        Ok((step, ticket)) => step_response(p, page, jar, step, ticket).await,
         Err(e) => {
             // An error page for a request that failed validation still speaks the language
             // the request asked for, when its parameters can be read at all.
@@ -120,14 +120,14 @@ pub async fn login_post(
             }
             resp
         }
-        Ok(LoginResult::Proved(step)) => sign_in_step_response(p, &page, jar, step, ticket),
+        Ok(LoginResult::Proved(step)) => sign_in_step_response(p, &page, jar, step, ticket).await,
         Err(e) => authorize_error(&page.chrome(None), e),
     }
 }
 
 /// Where a finished sign-in goes: the session cookie, then the authorization request or the
 /// return address.
-pub(super) fn sign_in_step_response(
+pub(super) async fn sign_in_step_response(
     p: &Provider,
     page: &Page,
     jar: CookieJar,
@@ -138,11 +138,16 @@ pub(super) fn sign_in_step_response(
         SignInStep::Done(signed_in) => {
             let jar = jar.add(session_cookie(p, signed_in.session_cookie));
             match signed_in.next {
-                AfterSignIn::Authorize(step) => step_response(p, page, jar, step, ticket),
+                AfterSignIn::Authorize(step) => step_response(p, page, jar, step, ticket).await,
                 AfterSignIn::Return(url) => (jar, redirect(&url)).into_response(),
             }
         }
-        SignInStep::FurtherFactor { needed, .. } => match needed {},
+        SignInStep::FurtherFactor { pending, needed } => {
+            match p.second_factor_prompt(&pending, needed.into()).await {
+                Ok(prompt) => super::two_factor::prompt_page(p, page, jar, prompt, None),
+                Err(e) => authorize_error(&page.chrome(None), e),
+            }
+        }
     }
 }
 
@@ -175,7 +180,7 @@ pub async fn consent_post(
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
     match p.consent(&ticket, session.as_deref(), allow, ip).await {
-        Ok(step) => step_response(p, &page, jar, step, ticket),
+        Ok(step) => step_response(p, &page, jar, step, ticket).await,
         Err(e) => authorize_error(&chrome, e),
     }
 }
@@ -201,7 +206,7 @@ fn login_refusal(chrome: &Chrome, reason: LoginRejection) -> (StatusCode, String
     }
 }
 
-fn step_response(
+async fn step_response(
     p: &Provider,
     page: &Page,
     jar: CookieJar,
@@ -210,6 +215,13 @@ fn step_response(
 ) -> Response {
     match step {
         AuthorizeStep::Redirect(url) => (jar, redirect(&url)).into_response(),
+        AuthorizeStep::StepUp { request, session } => {
+            let chrome = page.chrome(request.ui_locales.as_deref());
+            match p.step_up_prompt(&session, &ticket).await {
+                Ok(prompt) => super::two_factor::prompt_page(p, page, jar, prompt, None),
+                Err(e) => authorize_error(&chrome, e),
+            }
+        }
         AuthorizeStep::Login(req) => {
             let prompt = LoginPrompt::for_request(&req);
             let username = prompt.login_hint.clone().unwrap_or_default();

@@ -14,9 +14,11 @@ mod jwks;
 mod logout;
 mod metrics;
 mod pages;
+mod qr;
 mod serve;
 mod signin;
 mod token;
+mod two_factor;
 mod ui;
 mod userinfo;
 mod views;
@@ -112,12 +114,25 @@ pub fn router(state: AppState) -> Router {
             get(authorize::form_page_get).post(authorize::consent_post),
         )
         .route("/signin", get(signin::sign_in_get))
+        .route("/login/second-factor", post(two_factor::code_post))
+        .route("/login/enrol", post(two_factor::enrol_post))
+        .route("/login/continue", post(two_factor::continue_post))
         .route("/account", get(account::account_get))
         .route("/account/profile", post(account::profile_post))
         .route("/account/password", post(account::password_post))
         .route("/account/apps/revoke", post(account::revoke_post))
         .route("/account/sessions/end", post(account::end_session_post))
         .route("/account/sessions/end-all", post(account::end_all_post))
+        .route("/account/two-factor", get(two_factor::two_factor_get))
+        .route(
+            "/account/two-factor/enrol",
+            post(two_factor::account_enrol_post),
+        )
+        .route(
+            "/account/two-factor/recovery-codes",
+            post(two_factor::recovery_codes_post),
+        )
+        .route("/account/two-factor/remove", post(two_factor::remove_post))
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/forward-auth", any(forward_auth::forward_auth))
         .route("/forward-auth/{*path}", any(forward_auth::forward_auth))

@@ -58,6 +58,12 @@ pub fn session_cookie(p: &Provider, value: String) -> Cookie<'static> {
     )
 }
 
+/// A cookie of these pages' kind (HttpOnly, SameSite=Lax, Secure with https) that lives
+/// `max_age` seconds, for state of a few minutes (a pending sign-in's browser binding).
+pub fn short_cookie(p: &Provider, name: &str, value: String, max_age: i64) -> Cookie<'static> {
+    cookie(p, name.to_owned(), value, max_age)
+}
+
 /// A cookie that makes the browser drop the session cookie (same name, domain, path and
 /// flags).
 pub fn expired_session_cookie(p: &Provider) -> Cookie<'static> {

@@ -697,3 +697,83 @@ fn free_port() -> u16 {
         .expect("a free port")
         .port()
 }
+
+#[tokio::test]
+async fn a_person_sets_up_an_authenticator_and_signs_in_with_a_code_in_a_real_browser() {
+    // Arrange
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let app = spawn_app().await;
+    user(&app, "alice").await;
+    let browser = driver.session().await;
+    crate::two_factor::settle_clock(20).await;
+
+    bounded(authenticator_journey(&app, &browser)).await;
+
+    browser.close().await.expect("close the WebDriver session");
+}
+
+async fn authenticator_journey(app: &TestApp, browser: &Client) {
+    use crate::two_factor::{base32_decode, code_at, now};
+    // Act: sign in with the password, set up the authenticator from its QR page.
+    browser
+        .goto(&app.url("/signin?return_to=/account/two-factor"))
+        .await
+        .expect("open /signin");
+    wait_for(browser, "form[action='/login']").await;
+    fill(browser, "username", "alice").await;
+    fill(browser, "password", PASSWORD).await;
+    click(browser, "form[action='/login'] button[type='submit']").await;
+    wait_for(browser, ".qr-frame svg").await;
+    let key = base32_decode(&text(browser, "#totp-secret").await);
+    fill(browser, "code", &code_at(&key, now())).await;
+    click(
+        browser,
+        "form[action='/account/two-factor/enrol'] button[type='submit']",
+    )
+    .await;
+
+    // Assert: ten recovery codes, shown once.
+    wait_for(browser, "#recovery-codes li").await;
+    let codes = browser
+        .find_all(Locator::Css("#recovery-codes li"))
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), 10);
+    click(browser, "#recovery-continue").await;
+    wait_for(browser, "#two-factor-status").await;
+
+    // Act: sign out everywhere, then sign in again: password, then a code.
+    browser.goto(&app.url("/account")).await.unwrap();
+    click(
+        browser,
+        "form[action='/account/sessions/end-all'] button[type='submit']",
+    )
+    .await;
+    wait_for(browser, ".status-icon-ok").await;
+    assert_eq!(app.count_rows("sessions").await, 0);
+    browser.goto(&app.url("/account")).await.unwrap();
+    wait_for(browser, "form[action='/login']").await;
+    fill(browser, "username", "alice").await;
+    fill(browser, "password", PASSWORD).await;
+    click(browser, "form[action='/login'] button[type='submit']").await;
+    wait_for(browser, "form[action='/login/second-factor']").await;
+    assert_eq!(
+        app.count_rows("sessions").await,
+        0,
+        "no session before the code"
+    );
+    // The step of the enrolment code is used: the next step's code is accepted.
+    fill(browser, "code", &code_at(&key, now() + 30)).await;
+    click(
+        browser,
+        "form[action='/login/second-factor'] button[type='submit']",
+    )
+    .await;
+
+    // Assert: signed in with two factors.
+    wait_for_url(browser, &app.url("/account")).await;
+    assert!(text(browser, ".row-current").await.contains("This device"));
+    assert_eq!(app.count_rows("sessions").await, 1);
+}

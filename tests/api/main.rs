@@ -38,3 +38,4 @@ mod sign_in_methods;
 mod sign_in_page;
 mod token_exchange;
 mod token_exchange_foreign;
+mod two_factor;

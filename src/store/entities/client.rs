@@ -29,6 +29,7 @@ pub struct Model {
     pub first_party: bool,
     pub require_pkce: bool,
     pub always_issue_refresh_token: bool,
+    pub require_two_factor: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -32,7 +32,7 @@ const DONE_REVOKED: &str = "revoked";
 const DONE_SESSION: &str = "session";
 
 /// The session of this browser and its user, or the response that sends it to sign in.
-async fn signed_in(
+pub(in crate::web) async fn signed_in(
     p: &Provider,
     chrome: &Chrome<'_>,
     jar: &CookieJar,

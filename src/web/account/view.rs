@@ -136,14 +136,24 @@ impl<'a> AccountView<'a> {
 /// (`/account/two-factor`, `/account/passkeys`).
 fn sign_in_methods(chrome: &Chrome<'_>, _overview: &AccountOverview) -> Vec<MethodItem> {
     let t = chrome.t;
-    vec![MethodItem {
-        name: t.method_password.clone(),
-        status: t.method_password_status.clone(),
-        manage: Some(Link {
-            href: "#password".into(),
-            label: t.password_change.clone(),
-        }),
-    }]
+    vec![
+        MethodItem {
+            name: t.method_password.clone(),
+            status: t.method_password_status.clone(),
+            manage: Some(Link {
+                href: "#password".into(),
+                label: t.password_change.clone(),
+            }),
+        },
+        MethodItem {
+            name: t.method_authenticator.clone(),
+            status: t.method_authenticator_status.clone(),
+            manage: Some(Link {
+                href: "/account/two-factor".into(),
+                label: t.method_authenticator_manage.clone(),
+            }),
+        },
+    ]
 }
 
 /// `amr` in words: the methods, and whether that made two factors.
