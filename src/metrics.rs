@@ -8,7 +8,9 @@
 //!
 //! Depends on no web or storage crate: `web/` records requests, `oauth/` sign-ins and
 //! tokens, the janitor cleanup counts.
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU32;
+use std::sync::{PoisonError, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -74,10 +76,23 @@ pub struct PoolUsage {
     pub max: u32,
 }
 
+/// The two series one answered request updates, resolved once per (method, route, status).
+#[derive(Clone)]
+struct RequestSeries {
+    method: &'static str,
+    status: u16,
+    count: Counter,
+    latency: Histogram,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// Handles into `requests` and `latency` by route template, so that recording a request
+    /// builds, allocates and hashes no label set: a lookup by the route under a read lock
+    /// and two atomic updates. Bounded as the families are (route templates, not paths).
+    request_series: RwLock<HashMap<String, Vec<RequestSeries>>>,
     tokens: Family<GrantLabels, Counter>,
     logins: Family<LoginLabels, Counter>,
     keys: Family<KeyLabels, Gauge>,
@@ -159,6 +174,7 @@ impl Metrics {
             registry,
             requests,
             latency,
+            request_series: RwLock::default(),
             tokens,
             logins,
             keys,
@@ -170,19 +186,55 @@ impl Metrics {
 
     /// One answered HTTP request. `route` is the matched route template.
     pub fn record_request(&self, method: &'static str, route: &str, status: u16, secs: f64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                method,
-                route: route.to_owned(),
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels {
-                method,
-                route: route.to_owned(),
-            })
-            .observe(secs);
+        let known = self
+            .request_series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(route)
+            .and_then(|all| {
+                all.iter()
+                    .find(|s| s.method == method && s.status == status)
+                    .cloned()
+            });
+        let series = known.unwrap_or_else(|| self.resolve_series(method, route, status));
+        series.count.inc();
+        series.latency.observe(secs);
+    }
+
+    /// The series of a (method, route, status) not seen before, remembered for next time.
+    fn resolve_series(&self, method: &'static str, route: &str, status: u16) -> RequestSeries {
+        let series = RequestSeries {
+            method,
+            status,
+            count: self
+                .requests
+                .get_or_create(&RequestLabels {
+                    method,
+                    route: route.to_owned(),
+                    status,
+                })
+                .clone(),
+            latency: self
+                .latency
+                .get_or_create(&RouteLabels {
+                    method,
+                    route: route.to_owned(),
+                })
+                .clone(),
+        };
+        let mut all = self
+            .request_series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let for_route = all.entry(route.to_owned()).or_default();
+        // Another thread may have resolved it meanwhile: the handles are the same series.
+        if !for_route
+            .iter()
+            .any(|s| s.method == method && s.status == status)
+        {
+            for_route.push(series.clone());
+        }
+        series
     }
 
     pub fn token_issued(&self, grant_type: &'static str) {
@@ -243,6 +295,8 @@ mod tests {
     fn exposition_has_the_recorded_series() {
         let m = Metrics::new();
         m.record_request("POST", "/token", 200, 0.002);
+        m.record_request("POST", "/token", 200, 0.004);
+        m.record_request("POST", "/token", 401, 0.001);
         m.token_issued("client_credentials");
         m.login(LoginOutcome::Failed);
         m.cleanup_deleted("sessions", 3);
@@ -255,7 +309,13 @@ mod tests {
             }),
         );
         assert!(text.contains(
-            r#"latchkey_http_requests_total{method="POST",route="/token",status="200"} 1"#
+            r#"latchkey_http_requests_total{method="POST",route="/token",status="200"} 2"#
+        ));
+        assert!(text.contains(
+            r#"latchkey_http_requests_total{method="POST",route="/token",status="401"} 1"#
+        ));
+        assert!(text.contains(
+            r#"latchkey_http_request_duration_seconds_count{method="POST",route="/token"} 3"#
         ));
         assert!(
             text.contains(r#"latchkey_tokens_issued_total{grant_type="client_credentials"} 1"#)

@@ -84,11 +84,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     match command {
         Command::Serve => {
-            crate::telemetry::init(&settings.log);
+            let _log = crate::telemetry::init(&settings.log, true);
             crate::startup::serve(settings).await
         }
         Command::Demo(args) => {
-            crate::telemetry::init(&settings.log);
+            let _log = crate::telemetry::init(&settings.log, true);
             demo::run(args, settings).await
         }
         command => {
@@ -96,7 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // audit record of what they changed are logged (RUST_LOG still overrides).
             let mut log = settings.log.clone();
             log.filter = "warn,audit=info".into();
-            crate::telemetry::init(&log);
+            let _log = crate::telemetry::init(&log, false);
             run_admin(command, &settings).await
         }
     }

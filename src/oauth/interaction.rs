@@ -239,7 +239,11 @@ impl Provider {
         // The person proved who they are from this address: its count starts again. The
         // username's count across addresses is left alone, so an attack from elsewhere keeps
         // being counted.
-        self.login_throttle.clear_failures(&pair).await?;
+        // Nothing to clear when the window held no failure (older ones count for nothing
+        // and the cleanup task removes them): no write on an ordinary sign-in.
+        if pair_stats.count > 0 {
+            self.login_throttle.clear_failures(&pair).await?;
+        }
         if !attempt.reauthentication {
             attempt
                 .audit(audit::Kind::LoginSucceeded)

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
     TransactionTrait,
@@ -82,7 +82,7 @@ impl Store {
     /// Opens a connection pool for `settings.database_url`.
     ///
     /// SQLite: at most `SQLITE_MAX_CONNECTIONS` connections; the file is created when
-    /// missing; every connection gets WAL journaling, a
+    /// missing; every connection gets WAL journaling with `synchronous = NORMAL`, a
     /// 5 s busy timeout and `foreign_keys = ON` (SQLite enforces foreign keys, and so the
     /// cascades of the schema, only when this pragma is set on the connection). An
     /// in-memory database (`sqlite::memory:`) is limited to one long-lived connection,
@@ -119,7 +119,11 @@ impl Store {
                 if in_memory {
                     o
                 } else {
+                    // With WAL, NORMAL syncs the log at checkpoints rather than at every
+                    // commit: the database stays consistent after a power loss, which may
+                    // undo the last commits (the setting SQLite recommends for WAL).
                     o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
                 }
             });
         }

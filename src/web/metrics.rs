@@ -14,14 +14,12 @@ use super::{AppState, ClientAddr};
 pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    // A clone of the route's shared template (an `Arc`), not a copy of the text.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let resp = next.run(req).await;
     s.provider.metrics.record_request(
         method,
-        route.as_deref().unwrap_or("unmatched"),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         resp.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );

@@ -15,6 +15,7 @@ mod logout;
 mod metrics;
 mod pages;
 mod qr;
+mod security_headers;
 mod serve;
 mod signin;
 mod token;
@@ -26,12 +27,10 @@ mod views;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -68,14 +67,6 @@ fn cors() -> CorsLayer {
             axum::http::header::CONTENT_TYPE,
         ])
         .max_age(Duration::from_secs(3600))
-}
-
-/// Sets `name` on every response that does not have it yet, when `value` is `Some`.
-fn header_if_absent(
-    name: header::HeaderName,
-    value: Option<HeaderValue>,
-) -> SetResponseHeaderLayer<impl Fn(&Response) -> Option<HeaderValue> + Clone> {
-    SetResponseHeaderLayer::if_not_present(name, move |_: &Response| value.clone())
 }
 
 /// The main router. With `metrics.listen` unset, it also serves `/metrics` (to the
@@ -169,32 +160,8 @@ fn with_common_layers(app: Router<AppState>, state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
-        // Headers every response carries, error pages, JSON and 404s included (the HTML
-        // pages set their own CSP first): no sniffing, no framing (clickjacking, RFC 9700
-        // section 4.16), no referrer (RFC 9700 section 4.2.4), HSTS when the issuer is https.
-        // Outside the timeout and panic layers, so their answers get them too.
-        .layer(header_if_absent(
-            header::X_CONTENT_TYPE_OPTIONS,
-            Some(HeaderValue::from_static("nosniff")),
-        ))
-        .layer(header_if_absent(
-            header::CONTENT_SECURITY_POLICY,
-            Some(HeaderValue::from_static(
-                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-            )),
-        ))
-        .layer(header_if_absent(
-            header::X_FRAME_OPTIONS,
-            Some(HeaderValue::from_static("DENY")),
-        ))
-        .layer(header_if_absent(
-            header::REFERRER_POLICY,
-            Some(HeaderValue::from_static("no-referrer")),
-        ))
-        .layer(header_if_absent(
-            header::STRICT_TRANSPORT_SECURITY,
-            https.then(|| HeaderValue::from_static("max-age=31536000")),
-        ))
+        // Outside the timeout and panic layers, so their answers get the headers too.
+        .layer(security_headers::layer(https))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(state, metrics::track))
 }

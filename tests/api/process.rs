@@ -112,9 +112,24 @@ impl ProcessNode {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The JSON log lines with `target: "audit"`.
+    /// Everything the process has logged until now: the server writes its log in batches,
+    /// at most 100 ms after a line was made, so this waits until the file stops growing.
+    pub fn settled_log(&self) -> String {
+        let mut seen = self.log();
+        for _ in 0..40 {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = self.log();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        seen
+    }
+
+    /// The JSON log lines with `target: "audit"` (see `settled_log`).
     pub fn audit_events(&self) -> Vec<serde_json::Value> {
-        self.log()
+        self.settled_log()
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["target"] == "audit")
