@@ -32,6 +32,14 @@ pub enum Kind {
     UserPasswordChanged,
     KeyRotated,
     KeyRemoved,
+    PasskeyRegistered,
+    PasskeyRenamed,
+    PasskeyRemoved,
+    /// A passkey answer was refused (unknown or replayed ceremony, bad signature, wrong
+    /// origin, unknown credential).
+    PasskeyRejected,
+    /// A credential's sign counter went backwards: it may have been cloned.
+    PasskeyCounterRegressed,
 }
 
 impl Kind {
@@ -56,6 +64,11 @@ impl Kind {
             Kind::UserPasswordChanged => "user.password_changed",
             Kind::KeyRotated => "key.rotated",
             Kind::KeyRemoved => "key.removed",
+            Kind::PasskeyRegistered => "passkey.registered",
+            Kind::PasskeyRenamed => "passkey.renamed",
+            Kind::PasskeyRemoved => "passkey.removed",
+            Kind::PasskeyRejected => "passkey.rejected",
+            Kind::PasskeyCounterRegressed => "passkey.counter_regressed",
         }
     }
 }
@@ -229,6 +242,11 @@ mod tests {
             Kind::UserPasswordChanged,
             Kind::KeyRotated,
             Kind::KeyRemoved,
+            Kind::PasskeyRegistered,
+            Kind::PasskeyRenamed,
+            Kind::PasskeyRemoved,
+            Kind::PasskeyRejected,
+            Kind::PasskeyCounterRegressed,
         ];
         let names: std::collections::HashSet<_> = all.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), all.len());

@@ -71,6 +71,10 @@ impl Application {
             .await
             .context("failed to load the revoked access tokens")?;
         let shared = Arc::new(store.clone());
+        let passkeys = crate::oauth::passkeys::RelyingParty::from_settings(
+            &settings,
+            shared.clone(),
+        )?;
         let provider = Arc::new(Provider::new(
             Arc::clone(&settings),
             Ports {
@@ -85,7 +89,8 @@ impl Application {
             },
             keys,
             hasher,
-        ));
+        )
+        .with_passkeys(passkeys));
         let janitor = spawn_janitor(
             store.clone(),
             Arc::clone(&provider.metrics),

@@ -12,6 +12,7 @@ mod m20261129_000003_signing_key_activation;
 mod m20261130_000020_expiry_indexes;
 mod m20261130_000050_token_exchange_policies;
 mod m20261130_000070_logout;
+mod m20261201_000100_passkeys;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000020_expiry_indexes::Migration),
             Box::new(m20261130_000050_token_exchange_policies::Migration),
             Box::new(m20261130_000070_logout::Migration),
+            Box::new(m20261201_000100_passkeys::Migration),
         ]
     }
 }

@@ -319,6 +319,22 @@ impl Provider {
             .await
     }
 
+    /// The step after someone signed in some other way than the password form (a
+    /// passkey): consent or the code.
+    pub(crate) async fn step_after_sign_in(
+        &self,
+        req: AuthorizationRequest,
+        session: Session,
+        user: User,
+    ) -> Result<AuthorizeStep, AuthorizeError> {
+        self.next_step(req, Some((session, user)), true, false).await
+    }
+
+    /// The error redirect to the client of `req`.
+    pub(crate) fn redirect_error(&self, req: &AuthorizationRequest, e: OAuthError) -> AuthorizeError {
+        redirect_err(self, req, e)
+    }
+
     async fn next_step(
         &self,
         req: AuthorizationRequest,
@@ -488,7 +504,8 @@ impl Provider {
         Some(raw)
     }
 
-    async fn request_from_ticket(
+    /// The authorization request a login or consent page carried.
+    pub(crate) async fn request_from_ticket(
         &self,
         ticket: &str,
     ) -> Result<AuthorizationRequest, AuthorizeError> {

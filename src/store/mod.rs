@@ -12,6 +12,7 @@ mod exchange_policy;
 mod grants;
 mod keys;
 mod login_failures;
+mod passkeys;
 mod sessions;
 mod tokens;
 mod users;

@@ -9,7 +9,7 @@ use axum_extra::extract::CookieJar;
 use super::extract::{MAX_BODY, is_form};
 use super::pages::{
     csrf_token, error_page, form_action_source, message_page, page_form, redirect, render,
-    session_cookie, session_cookie_name,
+    render_scripted, session_cookie, session_cookie_name,
 };
 use super::ui::{Chrome, Page};
 use super::views::{ConsentView, LoginView, ScopeItem};
@@ -180,7 +180,7 @@ fn login_refusal(chrome: &Chrome, reason: LoginRejection) -> (StatusCode, String
     }
 }
 
-fn step_response(
+pub(super) fn step_response(
     p: &Provider,
     page: &Page,
     jar: CookieJar,
@@ -223,7 +223,7 @@ fn step_response(
     }
 }
 
-fn login_page(
+pub(super) fn login_page(
     p: &Provider,
     chrome: &Chrome,
     jar: CookieJar,
@@ -240,9 +240,15 @@ fn login_page(
         csrf_token: csrf,
         req: ticket,
         username,
+        passkeys: p.passkeys_enabled(),
     };
     let action = form_action_source(req.redirect_uri.as_str());
-    (jar, render(chrome, StatusCode::OK, &view, Some(&action))).into_response()
+    let page = if view.passkeys {
+        render_scripted(chrome, StatusCode::OK, &view, Some(&action))
+    } else {
+        render(chrome, StatusCode::OK, &view, Some(&action))
+    };
+    (jar, page).into_response()
 }
 
 /// Standard scopes first, in the order people read them; the rest alphabetically.
@@ -259,7 +265,7 @@ fn ordered(scope: &crate::domain::Scope) -> Vec<&crate::domain::ScopeToken> {
     v
 }
 
-fn authorize_error(chrome: &Chrome, e: AuthorizeError) -> Response {
+pub(super) fn authorize_error(chrome: &Chrome, e: AuthorizeError) -> Response {
     match e {
         AuthorizeError::Page(e) => error_page(chrome, &e),
         AuthorizeError::Redirect(url) => redirect(&url),

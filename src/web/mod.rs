@@ -1,6 +1,7 @@
 //! HTTP: the axum router, one small file per endpoint, extractors and the mapping of
 //! protocol errors to responses. Handlers extract, call `oauth::Provider`, and map; no
 //! protocol decisions are made here.
+mod account_passkeys;
 mod assets;
 mod authorize;
 mod client_addr;
@@ -13,6 +14,7 @@ mod jwks;
 mod logout;
 mod metrics;
 mod pages;
+mod passkeys;
 mod serve;
 mod token;
 mod ui;
@@ -110,6 +112,24 @@ pub fn router(state: AppState) -> Router {
             get(authorize::form_page_get).post(authorize::consent_post),
         )
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
+        .route("/login/passkey", post(passkeys::login_post))
+        .route("/login/passkey/options", post(passkeys::sign_in_options))
+        .route(
+            "/account/passkeys",
+            get(account_passkeys::page_get).post(account_passkeys::register),
+        )
+        .route(
+            "/account/passkeys/options",
+            post(account_passkeys::options),
+        )
+        .route(
+            "/account/passkeys/{id}/rename",
+            post(account_passkeys::rename),
+        )
+        .route(
+            "/account/passkeys/{id}/delete",
+            post(account_passkeys::delete),
+        )
         .route("/forward-auth", any(forward_auth::forward_auth))
         .route("/forward-auth/{*path}", any(forward_auth::forward_auth))
         .route("/static/{file}", get(assets::asset))

@@ -18,6 +18,7 @@ mod forward_auth;
 mod introspection;
 mod keys;
 mod logout;
+mod passkeys;
 mod metrics;
 mod private_key_jwt;
 mod revocation;

@@ -7,6 +7,8 @@ pub mod consent;
 pub mod grant;
 pub mod grant_access_token;
 pub mod login_failure;
+pub mod passkey;
+pub mod passkey_ceremony;
 pub mod refresh_token;
 pub mod revoked_token;
 pub mod session;
