@@ -20,6 +20,7 @@ pub enum Kind {
     ClientAuthThrottled,
     ConsentGranted,
     ConsentDenied,
+    ConsentRevoked,
     TokenIssued,
     TokenRevoked,
     ClientCreated,
@@ -30,6 +31,7 @@ pub enum Kind {
     UserCreated,
     UserDeleted,
     UserPasswordChanged,
+    UserProfileChanged,
     KeyRotated,
     KeyRemoved,
     PasskeyRegistered,
@@ -52,6 +54,7 @@ impl Kind {
             Kind::ClientAuthThrottled => "client_auth.throttled",
             Kind::ConsentGranted => "consent.granted",
             Kind::ConsentDenied => "consent.denied",
+            Kind::ConsentRevoked => "consent.revoked",
             Kind::TokenIssued => "token.issued",
             Kind::TokenRevoked => "token.revoked",
             Kind::ClientCreated => "client.created",
@@ -62,6 +65,7 @@ impl Kind {
             Kind::UserCreated => "user.created",
             Kind::UserDeleted => "user.deleted",
             Kind::UserPasswordChanged => "user.password_changed",
+            Kind::UserProfileChanged => "user.profile_changed",
             Kind::KeyRotated => "key.rotated",
             Kind::KeyRemoved => "key.removed",
             Kind::PasskeyRegistered => "passkey.registered",
@@ -95,6 +99,7 @@ pub struct Event<'a> {
     alg: Option<&'a str>,
     reason: Option<&'a str>,
     retry_after: Option<u64>,
+    amr: Option<&'a str>,
 }
 
 /// Usernames are written at most this long (a password typed into the username field by
@@ -118,11 +123,17 @@ impl<'a> Event<'a> {
             alg: None,
             reason: None,
             retry_after: None,
+            amr: None,
         }
     }
 
     pub fn client(mut self, client_id: &'a str) -> Self {
         self.client_id = Some(client_id);
+        self
+    }
+
+    pub fn client_opt(mut self, client_id: Option<&'a str>) -> Self {
+        self.client_id = client_id;
         self
     }
 
@@ -183,6 +194,12 @@ impl<'a> Event<'a> {
         self
     }
 
+    /// How a sign-in was proved: RFC 8176 `amr` values, space-separated (`hwk user`).
+    pub fn amr(mut self, amr: &'a str) -> Self {
+        self.amr = Some(amr);
+        self
+    }
+
     /// Seconds until a throttled or locked attempt may be made again.
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
@@ -205,6 +222,7 @@ impl<'a> Event<'a> {
             alg = self.alg,
             reason = self.reason,
             retry_after = self.retry_after,
+            amr = self.amr,
             "audit"
         );
     }

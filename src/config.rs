@@ -272,6 +272,10 @@ pub struct TokenSettings {
     /// How often each node deletes expired sessions, codes, refresh tokens and revocation
     /// records, seconds.
     pub purge_interval: u64,
+    /// How often each node looks for back-channel logouts queued by another process (the
+    /// `users set-password` command, a node that stopped), seconds. Sign-outs on a node are
+    /// delivered at once.
+    pub logout_outbox_interval: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -345,6 +349,7 @@ impl Default for Settings {
                 session_ttl: 12 * 3600,
                 interaction_ttl: 3600,
                 purge_interval: 600,
+                logout_outbox_interval: 5,
             },
             keys: KeySettings {
                 reload_interval: 30,
@@ -538,7 +543,9 @@ impl Settings {
         };
         let local = host == "localhost" || host.ends_with(".localhost");
         if self.issuer.scheme() != "https" && !local {
-            return Err("browsers offer WebAuthn only to https pages (and http://localhost)".into());
+            return Err(
+                "browsers offer WebAuthn only to https pages (and http://localhost)".into(),
+            );
         }
         let origin = Url::parse(&self.issuer.origin().ascii_serialization())
             .map_err(|e| format!("its origin is not a URL: {e}"))?;

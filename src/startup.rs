@@ -26,6 +26,7 @@ pub struct Application {
     shutting_down: Arc<AtomicBool>,
     reloader: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
+    postman: tokio::task::JoinHandle<()>,
     revocation_refresher: Option<tokio::task::JoinHandle<()>>,
     pub provider: Arc<Provider>,
     pub store: Store,
@@ -71,30 +72,35 @@ impl Application {
             .await
             .context("failed to load the revoked access tokens")?;
         let shared = Arc::new(store.clone());
-        let passkeys = crate::oauth::passkeys::RelyingParty::from_settings(
-            &settings,
-            shared.clone(),
-        )?;
-        let provider = Arc::new(Provider::new(
-            Arc::clone(&settings),
-            Ports {
-                clients: shared.clone(),
-                replay: shared.clone(),
-                revocations: shared.clone(),
-                users: shared.clone(),
-                sessions: shared.clone(),
-                consents: shared.clone(),
-                grants: shared.clone(),
-                login_throttle: shared.clone(),
-            },
-            keys,
-            hasher,
-        )
-        .with_passkeys(passkeys));
+        let passkeys =
+            crate::oauth::passkeys::RelyingParty::from_settings(&settings, shared.clone())?;
+        let provider = Arc::new(
+            Provider::new(
+                Arc::clone(&settings),
+                Ports {
+                    clients: shared.clone(),
+                    replay: shared.clone(),
+                    revocations: shared.clone(),
+                    users: shared.clone(),
+                    sessions: shared.clone(),
+                    consents: shared.clone(),
+                    grants: shared.clone(),
+                    login_throttle: shared.clone(),
+                    accounts: shared.clone(),
+                },
+                keys,
+                hasher,
+            )
+            .with_passkeys(passkeys),
+        );
         let janitor = spawn_janitor(
             store.clone(),
             Arc::clone(&provider.metrics),
             Duration::from_secs(settings.tokens.purge_interval.max(1)),
+        );
+        let postman = spawn_logout_postman(
+            Arc::clone(&provider),
+            Duration::from_secs(settings.tokens.logout_outbox_interval.max(1)),
         );
         let shutting_down = Arc::new(AtomicBool::new(false));
         let state = AppState {
@@ -122,6 +128,7 @@ impl Application {
             shutting_down,
             reloader,
             janitor,
+            postman,
             revocation_refresher,
             provider,
             store,
@@ -162,6 +169,7 @@ impl Application {
         }
         self.reloader.abort();
         self.janitor.abort();
+        self.postman.abort();
         if let Some(r) = self.revocation_refresher {
             r.abort();
         }
@@ -182,6 +190,19 @@ fn load_ui(settings: &Settings) -> anyhow::Result<web::Ui> {
 
 /// Deletes expired rows now and then, so that tables of short-lived records stay small.
 /// Every node runs it; on PostgreSQL a node skips its turn while another one is cleaning
+/// Delivers the back-channel logouts of sessions ended elsewhere (the CLI, another node
+/// that stopped before delivering): the logout outbox, every `every`.
+fn spawn_logout_postman(provider: Arc<Provider>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            provider.deliver_pending_logouts().await;
+        }
+    })
+}
+
 /// (see `Store::purge_expired`). Deleted-row counts go to the metrics.
 fn spawn_janitor(
     store: Store,

@@ -12,6 +12,8 @@ mod m20261129_000003_signing_key_activation;
 mod m20261130_000020_expiry_indexes;
 mod m20261130_000050_token_exchange_policies;
 mod m20261130_000070_logout;
+mod m20261201_000080_sign_in_methods;
+mod m20261201_000081_logout_outbox;
 mod m20261201_000100_passkeys;
 
 pub struct Migrator;
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000020_expiry_indexes::Migration),
             Box::new(m20261130_000050_token_exchange_policies::Migration),
             Box::new(m20261130_000070_logout::Migration),
+            Box::new(m20261201_000080_sign_in_methods::Migration),
+            Box::new(m20261201_000081_logout_outbox::Migration),
             Box::new(m20261201_000100_passkeys::Migration),
         ]
     }

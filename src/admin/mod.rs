@@ -31,20 +31,9 @@ impl AdminError {
 }
 
 /// Text fields for display (client and user names): 1 to 200 characters, no control
-/// characters, not blank.
+/// characters, not blank (`domain::DisplayName`).
 pub(crate) fn validate_display_name(what: &str, s: &str) -> Result<String, AdminError> {
-    if s.trim().is_empty() {
-        return Err(AdminError::Invalid(format!("{what} must not be blank")));
-    }
-    if s.chars().count() > 200 {
-        return Err(AdminError::Invalid(format!(
-            "{what} is longer than 200 characters"
-        )));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(AdminError::Invalid(format!(
-            "{what} must not contain control characters"
-        )));
-    }
-    Ok(s.to_owned())
+    crate::domain::DisplayName::parse(what, s)
+        .map(crate::domain::DisplayName::into_string)
+        .map_err(|e| AdminError::Invalid(e.0))
 }

@@ -8,9 +8,9 @@ use crate::oauth::ports::UserRepository;
 use crate::store::{Store, StoreError, UserRecord};
 
 pub const MAX_USERNAME_LEN: usize = 64;
-pub const MIN_PASSWORD_LEN: usize = 8;
+pub const MIN_PASSWORD_LEN: usize = crate::domain::NewPassword::MIN_CHARS;
 /// Long enough for any passphrase, short enough that hashing cannot be abused.
-pub const MAX_PASSWORD_LEN: usize = 1024;
+pub const MAX_PASSWORD_LEN: usize = crate::domain::NewPassword::MAX_CHARS;
 
 /// An operator's request to create a user, as typed.
 #[derive(Clone, Default)]
@@ -55,26 +55,17 @@ pub fn validate_username(s: &str) -> Result<(), AdminError> {
 
 /// 8 to 1024 characters (NIST SP 800-63B section 5.1.1.2: no composition rules).
 pub fn validate_password(s: &str) -> Result<(), AdminError> {
-    let len = s.chars().count();
-    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
-        return Err(AdminError::Invalid(format!(
-            "password must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"
-        )));
-    }
-    Ok(())
+    crate::domain::NewPassword::parse(s)
+        .map(drop)
+        .map_err(|e| AdminError::Invalid(e.0))
 }
 
-/// A loose check: something on both sides of one '@', no whitespace or control
-/// characters, at most 254 characters (RFC 5321 section 4.5.3.1.3).
+/// A loose check (`domain::EmailAddress`): something on both sides of one '@', no
+/// whitespace or control characters, at most 254 characters.
 pub fn validate_email(s: &str) -> Result<(), AdminError> {
-    let bad = || AdminError::Invalid(format!("email {s:?} is not a valid address"));
-    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad());
-    }
-    match s.rsplit_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(()),
-        _ => Err(bad()),
-    }
+    crate::domain::EmailAddress::parse(s)
+        .map(drop)
+        .map_err(|e| AdminError::Invalid(e.0))
 }
 
 /// Validates and creates a user with a fresh random id (the OIDC `sub`), hashing the

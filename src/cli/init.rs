@@ -128,6 +128,7 @@ interaction_ttl = {it}
 client_assertion_max_lifetime = {cam}
 clock_skew = {cs}
 purge_interval = {pi}
+logout_outbox_interval = {loi}    # back-channel logouts queued by the CLI
 
 [keys]
 reload_interval = {ri}
@@ -192,6 +193,7 @@ ceremony_ttl = {pct}
         cam = t.client_assertion_max_lifetime,
         cs = t.clock_skew,
         pi = t.purge_interval,
+        loi = t.logout_outbox_interval,
         ri = k.reload_interval,
         rkr = k.retired_key_retention,
         jma = k.jwks_max_age,

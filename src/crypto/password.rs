@@ -90,6 +90,19 @@ impl PasswordHasher {
             .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))
     }
 
+    /// `hash` on a blocking thread, sharing `verify_bounded`'s limit of one per core.
+    pub async fn hash_bounded(&self, password: String) -> anyhow::Result<String> {
+        let _permit = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| anyhow::anyhow!("password hashing queue closed: {e}"))?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.hash(&password))
+            .await
+            .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))?
+    }
+
     /// What `PasswordVerifier::verify_password` does, with reused working memory: the
     /// parameters, salt and version come from the stored hash; the comparison is in
     /// constant time.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use url::Url;
 
-use super::model::{Client, Session};
+use super::model::Client;
 use super::{Provider, now};
 use crate::crypto::random_token;
 use crate::domain::SigningAlg;
@@ -89,10 +89,10 @@ impl LogoutDelivery {
 }
 
 impl Provider {
-    /// Sends logout tokens for the ended `session` to its clients. Failures are logged and
-    /// never stop the sign-out.
-    pub(super) async fn notify_session_ended(&self, session: &Session) {
-        let sid = self.session_sid(session);
+    /// Sends logout tokens for the ended session `id_hash` of `user_id` to its clients.
+    /// Failures are logged and never stop the sign-out.
+    pub(super) async fn notify_session_ended(&self, id_hash: &str, user_id: &str) {
+        let sid = self.sid_of(id_hash);
         let ids = match self.grants.session_clients(&sid).await {
             Ok(ids) => ids,
             Err(e) => {
@@ -122,7 +122,7 @@ impl Provider {
             let Some(uri) = client.backchannel_logout_uri.clone() else {
                 continue;
             };
-            match self.logout_token(&client, &session.user_id, &sid) {
+            match self.logout_token(&client, user_id, &sid) {
                 Ok(token) => self.logout_delivery.spawn(id, uri, token),
                 Err(e) => tracing::warn!(
                     client_id = id,

@@ -19,6 +19,7 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "exp",
     "iat",
     "auth_time",
+    "amr",
     "nonce",
     "at_hash",
     "azp",

@@ -3,6 +3,7 @@
 use aws_lc_rs::digest;
 use serde_json::{Map, Value, json};
 
+use super::authn::AuthMethod;
 use super::error::OAuthResult;
 use super::model::{Client, User};
 use super::{Provider, now};
@@ -17,6 +18,9 @@ pub struct IdTokenInput<'a> {
     pub nonce: Option<&'a str>,
     /// The session the grant was made in (OpenID Connect Back-Channel Logout 1.0 section 2.1).
     pub sid: Option<&'a str>,
+    /// How the person signed in (OpenID Connect Core section 2, RFC 8176). An `acr` would be
+    /// passed beside it.
+    pub amr: &'a [AuthMethod],
     pub access_token: &'a str,
 }
 
@@ -39,6 +43,10 @@ impl Provider {
         }
         if let Some(sid) = i.sid {
             claims["sid"] = json!(sid);
+        }
+        if !i.amr.is_empty() {
+            let amr: Vec<&str> = i.amr.iter().map(|m| m.as_str()).collect();
+            claims["amr"] = json!(amr);
         }
         if let Value::Object(extra) = user_claims(i.user, i.scope)
             && let Value::Object(map) = &mut claims

@@ -1,12 +1,16 @@
-//! The person's side of the authorization endpoint: sessions, login, consent, and issuing
-//! the code. The request travels between pages as a ticket: the original parameters with a
-//! timestamp and a keyed MAC, re-validated in full at every step.
+//! The person's side of the authorization endpoint: sessions, the password check of the
+//! login form, consent, and issuing the code. The request travels between pages as a ticket
+//! (`signin::LoginTicket`): the original parameters with a timestamp and a keyed MAC,
+//! re-validated in full at every step.
 use std::net::IpAddr;
 
+use super::authn::AuthMethod;
 use super::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use super::error::{OAuthError, OAuthResult};
 use super::model::{AuthorizationCode, Grant, Session, User};
 use super::params::Params;
+use super::ports::SessionSelection;
+use super::signin::{LoginPrompt, LoginTicket, SignInContext, SignInStep, SignInTarget};
 use super::throttle::{self, Verdict};
 use super::{Provider, now};
 use crate::audit;
@@ -27,15 +31,9 @@ pub enum LoginRejection {
 }
 
 /// What checking a username and password came to.
-enum SignIn {
+pub(super) enum PasswordCheck {
     Rejected(LoginRejection),
-    Done(Box<NewSession>),
-}
-
-struct NewSession {
-    cookie: String,
-    session: Session,
-    user: User,
+    Proved(Box<User>),
 }
 
 /// The result of a submitted login form.
@@ -43,15 +41,15 @@ struct NewSession {
 pub enum LoginResult {
     /// Show the form again, saying why.
     Rejected {
-        request: Box<AuthorizationRequest>,
+        prompt: Box<LoginPrompt>,
         reason: LoginRejection,
     },
-    /// Signed in: set this session cookie value, then carry on with `step`.
-    SignedIn {
-        session_cookie: String,
-        step: AuthorizeStep,
-    },
+    /// The password was right: what the sign-in came to.
+    Proved(SignInStep),
 }
+
+/// How often a session's `last_seen_at` is written, at most.
+const LAST_SEEN_RESOLUTION: i64 = 60;
 
 impl Provider {
     /// The live session and its user for a session cookie value.
@@ -63,9 +61,14 @@ impl Provider {
             return Ok(None);
         };
         let hash = self.hasher.hash(cookie);
-        let Some(session) = self.sessions.find_session(&hash, now()).await? else {
+        let t = now();
+        let Some(mut session) = self.sessions.find_session(&hash, t).await? else {
             return Ok(None);
         };
+        if t - session.last_seen_at >= LAST_SEEN_RESOLUTION {
+            self.sessions.touch_session(&hash, t).await?;
+            session.last_seen_at = t;
+        }
         match self.users.find_user_by_id(&session.user_id).await? {
             Some(user) => Ok(Some((session, user))),
             None => Ok(None),
@@ -75,18 +78,22 @@ impl Provider {
     /// The `sid` of a session (OpenID Connect Front/Back-Channel Logout): a keyed hash of
     /// the stored session key, so it is stable, public and says nothing of the cookie.
     pub fn session_sid(&self, session: &Session) -> String {
-        self.hasher.hash(&format!("sid:{}", session.id_hash))
+        self.sid_of(&session.id_hash)
     }
 
-    /// Ends the session behind a session cookie value, if any.
+    pub(super) fn sid_of(&self, id_hash: &str) -> String {
+        self.hasher.hash(&format!("sid:{id_hash}"))
+    }
+
+    /// Ends the session behind a session cookie value, if any, with back-channel logout to
+    /// its clients (`end_sessions`).
     pub async fn sign_out(&self, session_cookie: Option<&str>) -> OAuthResult<()> {
         if let Some(cookie) = session_cookie.filter(|c| !c.is_empty() && c.len() <= 128) {
             let hash = self.hasher.hash(cookie);
-            let session = self.sessions.find_session(&hash, now()).await?;
-            self.sessions.delete_session(&hash).await?;
-            tracing::info!("signed out");
-            if let Some(session) = session {
-                self.notify_session_ended(&session).await;
+            if let Some(session) = self.sessions.find_session(&hash, now()).await? {
+                self.end_sessions(&session.user_id, SessionSelection::Only(&hash))
+                    .await?;
+                tracing::info!("signed out");
             }
         }
         Ok(())
@@ -105,31 +112,34 @@ impl Provider {
             .await
             .map_err(|e| redirect_err(self, &req, e))?;
         let step = self.next_step(req, session, false, false).await?;
-        Ok((step, self.seal_ticket(raw)))
+        Ok((
+            step,
+            self.seal_login_ticket(&LoginTicket::Authorize(raw.to_owned())),
+        ))
     }
 
-    /// POST /login.
+    /// POST /login: the password form of either kind of ticket.
     pub async fn login(
         &self,
-        ticket: &str,
+        sealed_ticket: &str,
         username: &str,
         password: &str,
-        old_session_cookie: Option<&str>,
-        source_ip: Option<IpAddr>,
+        ctx: &SignInContext<'_>,
     ) -> Result<LoginResult, AuthorizeError> {
-        let req = self.request_from_ticket(ticket).await?;
+        let (ticket, target) = self.open_sign_in(sealed_ticket).await?;
         let attempt = Attempt {
             username,
             password,
-            source_ip,
-            client_id: req.client.id.as_str(),
+            source_ip: ctx.source_ip,
+            client_id: target.client_id(),
+            reauthentication: false,
         };
-        let outcome = self
-            .sign_in(&attempt, old_session_cookie)
+        let checked = self
+            .check_sign_in(&attempt)
             .await
-            .map_err(|e| redirect_err(self, &req, e))?;
-        let (cookie, session, user) = match outcome {
-            SignIn::Rejected(reason) => {
+            .map_err(|e| target.error(self, e))?;
+        let user = match checked {
+            PasswordCheck::Rejected(reason) => {
                 self.metrics.login(match reason {
                     LoginRejection::WrongCredentials => LoginOutcome::Failed,
                     LoginRejection::Throttled { .. } | LoginRejection::Locked { .. } => {
@@ -137,37 +147,22 @@ impl Provider {
                     }
                 });
                 return Ok(LoginResult::Rejected {
-                    request: Box::new(req),
+                    prompt: Box::new(target.prompt()),
                     reason,
                 });
             }
-            SignIn::Done(new) => {
-                let NewSession {
-                    cookie,
-                    session,
-                    user,
-                } = *new;
-                (cookie, session, user)
-            }
+            PasswordCheck::Proved(user) => user,
         };
         self.metrics.login(LoginOutcome::Succeeded);
         let step = self
-            .next_step(req, Some((session, user)), true, false)
+            .finish_primary_sign_in(&user, &[AuthMethod::Pwd], ticket, target, ctx)
             .await?;
-        Ok(LoginResult::SignedIn {
-            session_cookie: cookie,
-            step,
-        })
+        Ok(LoginResult::Proved(step))
     }
 
     /// Checks the password, with throttling of failures per (username, address) and per
-    /// username (`throttle`), and on success starts a new session (a new id at every login:
-    /// no session fixation).
-    async fn sign_in(
-        &self,
-        attempt: &Attempt<'_>,
-        old_session_cookie: Option<&str>,
-    ) -> OAuthResult<SignIn> {
+    /// username (`throttle`).
+    pub(super) async fn check_sign_in(&self, attempt: &Attempt<'_>) -> OAuthResult<PasswordCheck> {
         // Keyed by a hash of the normalised username, the same for names that do not exist
         // (so the throttle reveals nothing about which do), and never the name in clear (it
         // is sometimes a password typed in the wrong field).
@@ -192,14 +187,18 @@ impl Provider {
                     .audit(audit::Kind::LoginThrottled)
                     .retry_after(retry_after)
                     .emit();
-                return Ok(SignIn::Rejected(LoginRejection::Throttled { retry_after }));
+                return Ok(PasswordCheck::Rejected(LoginRejection::Throttled {
+                    retry_after,
+                }));
             }
             Verdict::Locked { retry_after } => {
                 attempt
                     .audit(audit::Kind::LoginLocked)
                     .retry_after(retry_after)
                     .emit();
-                return Ok(SignIn::Rejected(LoginRejection::Locked { retry_after }));
+                return Ok(PasswordCheck::Rejected(LoginRejection::Locked {
+                    retry_after,
+                }));
             }
         }
         let (found, ok) = self
@@ -230,35 +229,24 @@ impl Provider {
                         .retry_after(retry_after)
                         .reason(scope)
                         .emit();
-                    return Ok(SignIn::Rejected(LoginRejection::Locked { retry_after }));
+                    return Ok(PasswordCheck::Rejected(LoginRejection::Locked {
+                        retry_after,
+                    }));
                 }
-                return Ok(SignIn::Rejected(LoginRejection::WrongCredentials));
+                return Ok(PasswordCheck::Rejected(LoginRejection::WrongCredentials));
             }
         };
         // The person proved who they are from this address: its count starts again. The
         // username's count across addresses is left alone, so an attack from elsewhere keeps
         // being counted.
         self.login_throttle.clear_failures(&pair).await?;
-        if let Some(old) = old_session_cookie {
-            self.sessions.delete_session(&self.hasher.hash(old)).await?;
+        if !attempt.reauthentication {
+            attempt
+                .audit(audit::Kind::LoginSucceeded)
+                .user(&user.id)
+                .emit();
         }
-        let cookie = random_token();
-        let session = Session {
-            id_hash: self.hasher.hash(&cookie),
-            user_id: user.id.clone(),
-            auth_time: t,
-            expires_at: t + self.settings.tokens.session_ttl as i64,
-        };
-        self.sessions.create_session(&session).await?;
-        attempt
-            .audit(audit::Kind::LoginSucceeded)
-            .user(&user.id)
-            .emit();
-        Ok(SignIn::Done(Box::new(NewSession {
-            cookie,
-            session,
-            user,
-        })))
+        Ok(PasswordCheck::Proved(Box::new(user)))
     }
 
     /// POST /consent: `allow` is the person's decision.
@@ -319,23 +307,7 @@ impl Provider {
             .await
     }
 
-    /// The step after someone signed in some other way than the password form (a
-    /// passkey): consent or the code.
-    pub(crate) async fn step_after_sign_in(
-        &self,
-        req: AuthorizationRequest,
-        session: Session,
-        user: User,
-    ) -> Result<AuthorizeStep, AuthorizeError> {
-        self.next_step(req, Some((session, user)), true, false).await
-    }
-
-    /// The error redirect to the client of `req`.
-    pub(crate) fn redirect_error(&self, req: &AuthorizationRequest, e: OAuthError) -> AuthorizeError {
-        redirect_err(self, req, e)
-    }
-
-    async fn next_step(
+    pub(super) async fn next_step(
         &self,
         req: AuthorizationRequest,
         session: Option<(Session, User)>,
@@ -420,6 +392,7 @@ impl Provider {
             created_at: t,
             revoked_at: None,
             sid: Some(self.session_sid(session)),
+            amr: session.amr.clone(),
         };
         self.grants.create_grant(&grant).await?;
         let code = random_token();
@@ -474,10 +447,6 @@ impl Provider {
         Ok((user, ok))
     }
 
-    fn seal_ticket(&self, raw: &str) -> String {
-        self.seal("authorize-ticket", raw)
-    }
-
     /// `raw` with a timestamp and a keyed MAC under `label`, to carry a request through a
     /// page and back.
     pub(super) fn seal(&self, label: &str, raw: &str) -> String {
@@ -504,30 +473,30 @@ impl Provider {
         Some(raw)
     }
 
-    /// The authorization request a login or consent page carried.
-    pub(crate) async fn request_from_ticket(
+    /// The authorization request of a consent form's ticket.
+    async fn request_from_ticket(
         &self,
         ticket: &str,
     ) -> Result<AuthorizationRequest, AuthorizeError> {
-        let expired = || {
-            AuthorizeError::Page(OAuthError::invalid_request(
-                "this sign-in page has expired or is not valid; go back to the application and try again",
-            ))
-        };
-        let raw = self
-            .open_sealed("authorize-ticket", ticket)
-            .ok_or_else(expired)?;
-        let params = Params::parse(raw.as_bytes())?;
-        self.parse_authorization_request(&params).await
+        match self.open_sign_in(ticket).await? {
+            (_, SignInTarget::Authorize(req)) => Ok(*req),
+            (_, SignInTarget::Return(_)) => Err(AuthorizeError::Page(OAuthError::invalid_request(
+                "this form does not belong to an authorization request",
+            ))),
+        }
     }
 }
 
-/// One submitted login form, with where it came from.
-struct Attempt<'a> {
-    username: &'a str,
-    password: &'a str,
-    source_ip: Option<IpAddr>,
-    client_id: &'a str,
+/// One submitted password, with where it came from.
+pub(super) struct Attempt<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub source_ip: Option<IpAddr>,
+    /// The client of the authorization request; none for `/signin` and the account page.
+    pub client_id: Option<&'a str>,
+    /// A signed-in person confirming their password (the account page): a success is not
+    /// a sign-in and is not recorded as one.
+    pub reauthentication: bool,
 }
 
 impl Attempt<'_> {
@@ -536,7 +505,7 @@ impl Attempt<'_> {
     /// that exist and names that do not).
     fn audit(&self, kind: audit::Kind) -> audit::Event<'_> {
         audit::Event::new(kind)
-            .client(self.client_id)
+            .client_opt(self.client_id)
             .username(self.username)
             .from(self.source_ip)
     }

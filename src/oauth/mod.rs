@@ -2,9 +2,12 @@
 //! introspection and revocation. It must not import axum, askama or sea-orm: it talks to
 //! storage only through `ports`, and to keys through `keys::KeyRing`.
 pub mod access_token;
+pub mod account;
+pub mod authn;
 pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
@@ -19,6 +22,8 @@ pub mod passkeys;
 pub mod pkce;
 pub mod ports;
 pub mod revoke;
+mod session_end;
+pub mod signin;
 pub mod throttle;
 pub mod token;
 pub mod userinfo;
@@ -44,6 +49,7 @@ pub struct Provider {
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    pub accounts: Arc<dyn ports::AccountRepository>,
     pub keys: Arc<KeyRing>,
     pub passwords: PasswordHasher,
     /// The discovery document, serialised once.
@@ -71,6 +77,7 @@ pub struct Ports {
     pub consents: Arc<dyn ports::ConsentRepository>,
     pub grants: Arc<dyn ports::GrantRepository>,
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    pub accounts: Arc<dyn ports::AccountRepository>,
 }
 
 impl Provider {
@@ -98,6 +105,7 @@ impl Provider {
             consents: ports.consents,
             grants: ports.grants,
             login_throttle: ports.login_throttle,
+            accounts: ports.accounts,
             keys,
             passwords: PasswordHasher::default(),
             metadata_json: Arc::from(""),

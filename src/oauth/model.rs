@@ -1,6 +1,8 @@
 //! Protocol-level records: what the core reads from and hands to storage.
 use url::Url;
 
+use super::authn;
+
 use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
 
 /// A registered client (RFC 6749 section 2, RFC 7591 section 2 metadata names).
@@ -102,6 +104,15 @@ pub struct Session {
     pub user_id: String,
     pub auth_time: i64,
     pub expires_at: i64,
+    /// How the person signed in: the `amr` claim (`authn::amr`), `mfa` included.
+    pub amr: Vec<authn::AuthMethod>,
+    pub created_at: i64,
+    /// When a request last came with this session (updated at most once a minute).
+    pub last_seen_at: i64,
+    /// A short label of the browser and system it was started from ("Firefox on Linux").
+    pub device: Option<String>,
+    /// The address it was started from.
+    pub source_ip: Option<String>,
 }
 
 /// One authorization of a client by a user: the root of a code, the tokens issued from it
@@ -117,6 +128,9 @@ pub struct Grant {
     pub revoked_at: Option<i64>,
     /// The `sid` of the browser session the grant was made in (`Provider::session_sid`).
     pub sid: Option<String>,
+    /// The `amr` of the sign-in the grant was made in: ID tokens from its code and from its
+    /// refreshes carry it. (An `acr` of the sign-in would be kept beside it.)
+    pub amr: Vec<authn::AuthMethod>,
 }
 
 /// An authorization code (RFC 6749 section 4.1.2), stored by keyed hash.

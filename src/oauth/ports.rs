@@ -56,6 +56,38 @@ pub trait Readiness: Send + Sync {
 
 use super::model::{AuthorizationCode, Grant, RefreshToken, Session, User};
 
+/// Which of a person's sessions to end, by id hash.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionSelection<'a> {
+    All,
+    AllBut(&'a str),
+    Only(&'a str),
+}
+
+/// An ended session whose back-channel logouts are due (the logout outbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    pub id_hash: String,
+    pub user_id: String,
+}
+
+/// A remembered consent as the account page lists it.
+#[derive(Debug, Clone)]
+pub struct ConsentRecord {
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A person's new profile, already validated.
+#[derive(Debug, Clone)]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+}
+
 #[async_trait]
 pub trait UserRepository: Send + Sync {
     async fn find_user_by_id(&self, id: &str) -> anyhow::Result<Option<User>>;
@@ -79,6 +111,46 @@ pub trait SessionRepository: Send + Sync {
     /// The session, if it exists and has not expired at `now`.
     async fn find_session(&self, id_hash: &str, now: i64) -> anyhow::Result<Option<Session>>;
     async fn delete_session(&self, id_hash: &str) -> anyhow::Result<()>;
+    /// Records that the session was used at `now` (`last_seen_at`).
+    async fn touch_session(&self, id_hash: &str, now: i64) -> anyhow::Result<()>;
+    /// The person's unexpired sessions, most recently used first.
+    async fn user_sessions(&self, user_id: &str, now: i64) -> anyhow::Result<Vec<Session>>;
+    /// Deletes the selected sessions of the person and queues each as an `EndedSession`,
+    /// in one transaction. Returns how many ended.
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        which: SessionSelection<'_>,
+        now: i64,
+    ) -> anyhow::Result<u64>;
+    /// Up to `limit` queued ended sessions, oldest first.
+    async fn pending_logouts(&self, limit: u64) -> anyhow::Result<Vec<EndedSession>>;
+    /// Takes a queued ended session for delivery: true for exactly one caller across nodes.
+    async fn claim_logout(&self, id_hash: &str) -> anyhow::Result<bool>;
+}
+
+/// What the account page reads and changes of the signed-in person.
+#[async_trait]
+pub trait AccountRepository: Send + Sync {
+    /// Every client the person has approved, with the approved scope.
+    async fn user_consents(&self, user_id: &str) -> anyhow::Result<Vec<ConsentRecord>>;
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        update: &ProfileUpdate,
+        now: i64,
+    ) -> anyhow::Result<()>;
+    /// Replaces the password hash (sessions are ended separately).
+    async fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> anyhow::Result<()>;
+    /// Revokes (`GrantRepository::revoke_grant`) every live grant of the person to the client.
+    async fn revoke_client_grants(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> anyhow::Result<()>;
+    /// Deletes the consent; returns whether there was one.
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> anyhow::Result<bool>;
 }
 
 /// Remembered consent (OpenID Connect Core section 3.1.2.4), per user and client.
@@ -151,8 +223,7 @@ pub trait PasskeyRepository: Send + Sync {
     async fn delete_passkey(&self, user_id: &str, id: &str) -> anyhow::Result<bool>;
     /// After a sign-in: the credential's new serialised form (sign counter, backup state)
     /// and when it was used.
-    async fn record_passkey_use(&self, id: &str, credential: &str, at: i64)
-    -> anyhow::Result<()>;
+    async fn record_passkey_use(&self, id: &str, credential: &str, at: i64) -> anyhow::Result<()>;
 
     async fn create_passkey_ceremony(&self, ceremony: &PasskeyCeremony) -> anyhow::Result<()>;
     /// Removes and returns the ceremony if it exists and has not expired at `now`. Atomic

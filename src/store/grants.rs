@@ -11,6 +11,7 @@ use sea_orm::{
 use super::DbResultExt;
 use super::entities::{authorization_code, grant, grant_access_token, refresh_token};
 use super::{Store, tokens};
+use crate::oauth::authn::{amr_from_text, amr_to_text};
 use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken};
 use crate::oauth::ports::GrantRepository;
 
@@ -26,6 +27,7 @@ impl GrantRepository for Store {
             created_at: Set(g.created_at),
             revoked_at: Set(g.revoked_at),
             sid: Set(g.sid.clone()),
+            amr: Set(amr_to_text(&g.amr)),
         };
         grant::Entity::insert(row)
             .exec_without_returning(&self.db)
@@ -48,6 +50,7 @@ impl GrantRepository for Store {
             created_at: m.created_at,
             revoked_at: m.revoked_at,
             sid: m.sid,
+            amr: amr_from_text(&m.amr),
         }))
     }
 

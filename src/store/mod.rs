@@ -4,6 +4,7 @@
 //! This is one of only two places that import sea_orm (the other is `migrations/`). Nothing
 //! outside this module sees an entity or a `DbErr`: methods take and return domain records
 //! and `anyhow::Error` (or `StoreError` where the caller must tell a duplicate apart).
+mod account;
 mod caches;
 mod cleanup;
 mod clients;

@@ -1,14 +1,15 @@
 //! Browser sessions and remembered consents: the `SessionRepository` and
 //! `ConsentRepository` ports.
 use async_trait::async_trait;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::DbResultExt;
+use super::Store;
 use super::entities::{consent, session};
-use super::{Store, unix_now};
+use crate::oauth::authn::{amr_from_text, amr_to_text};
 use crate::oauth::model::Session;
-use crate::oauth::ports::{ConsentRepository, SessionRepository};
+use crate::oauth::ports::{ConsentRepository, EndedSession, SessionRepository, SessionSelection};
 
 #[async_trait]
 impl SessionRepository for Store {
@@ -17,8 +18,12 @@ impl SessionRepository for Store {
             id_hash: Set(s.id_hash.clone()),
             user_id: Set(s.user_id.clone()),
             auth_time: Set(s.auth_time),
-            created_at: Set(unix_now()),
+            created_at: Set(s.created_at),
             expires_at: Set(s.expires_at),
+            amr: Set(amr_to_text(&s.amr)),
+            last_seen_at: Set(s.last_seen_at),
+            device: Set(s.device.clone()),
+            source_ip: Set(s.source_ip.clone()),
         };
         session::Entity::insert(row)
             .exec_without_returning(&self.db)
@@ -33,12 +38,7 @@ impl SessionRepository for Store {
             .one(&self.db)
             .await
             .db_context("failed to look up a session")?;
-        Ok(row.map(|m| Session {
-            id_hash: m.id_hash,
-            user_id: m.user_id,
-            auth_time: m.auth_time,
-            expires_at: m.expires_at,
-        }))
+        Ok(row.map(session_record))
     }
 
     async fn delete_session(&self, id_hash: &str) -> anyhow::Result<()> {
@@ -47,6 +47,52 @@ impl SessionRepository for Store {
             .await
             .db_context("failed to delete a session")?;
         Ok(())
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: i64) -> anyhow::Result<()> {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::IdHash.eq(id_hash))
+            .filter(session::Column::LastSeenAt.lt(now))
+            .exec(&self.db)
+            .await
+            .db_context("failed to record that a session was used")?;
+        Ok(())
+    }
+
+    async fn user_sessions(&self, user_id: &str, now: i64) -> anyhow::Result<Vec<Session>> {
+        self.live_sessions(user_id, now).await
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        which: SessionSelection<'_>,
+        now: i64,
+    ) -> anyhow::Result<u64> {
+        self.end_user_sessions(user_id, which, now).await
+    }
+
+    async fn pending_logouts(&self, limit: u64) -> anyhow::Result<Vec<EndedSession>> {
+        self.outbox_pending(limit).await
+    }
+
+    async fn claim_logout(&self, id_hash: &str) -> anyhow::Result<bool> {
+        self.outbox_claim(id_hash).await
+    }
+}
+
+pub(super) fn session_record(m: session::Model) -> Session {
+    Session {
+        id_hash: m.id_hash,
+        user_id: m.user_id,
+        auth_time: m.auth_time,
+        expires_at: m.expires_at,
+        amr: amr_from_text(&m.amr),
+        created_at: m.created_at,
+        last_seen_at: m.last_seen_at,
+        device: m.device,
+        source_ip: m.source_ip,
     }
 }
 

@@ -97,6 +97,7 @@ async fn grant_with_tokens(store: &Store, user: &User, client: &ClientId, id: &s
             created_at: now,
             revoked_at: None,
             sid: Some("sid-1".into()),
+            amr: vec![crate::oauth::authn::AuthMethod::Pwd],
         })
         .await
         .unwrap();
@@ -377,6 +378,11 @@ async fn deleting_a_user_cascades_and_revokes_its_access_tokens() {
                 user_id: user.id.clone(),
                 auth_time: now,
                 expires_at: now + 600,
+                amr: vec![crate::oauth::authn::AuthMethod::Pwd],
+                created_at: now,
+                last_seen_at: now,
+                device: None,
+                source_ip: None,
             })
             .await
             .unwrap();

@@ -8,10 +8,10 @@ use sea_orm::{
 };
 
 use super::DbResultExt;
-use super::entities::{grant, session, user};
+use super::entities::{grant, user};
 use super::{Store, StoreError, tokens, unix_now, write_error};
 use crate::oauth::model::User;
-use crate::oauth::ports::UserRepository;
+use crate::oauth::ports::{SessionSelection, UserRepository};
 
 /// A user with its bookkeeping timestamps, for operator listings.
 #[derive(Debug, Clone)]
@@ -85,7 +85,6 @@ impl Store {
             .collect())
     }
 
-    /// Replaces the password hash. Returns false when there is no such user.
     /// Sets a new password hash and ends every session of the user (a password is often
     /// reset because the old one leaked). Returns false when there was no such user.
     pub async fn set_user_password_hash(
@@ -108,11 +107,11 @@ impl Store {
             .exec(&txn)
             .await
             .with_db_context(|| format!("failed to update the password of user {username:?}"))?;
-        session::Entity::delete_many()
-            .filter(session::Column::UserId.eq(found.id))
-            .exec(&txn)
+        // Queued in the logout outbox with the deletion: a server delivers the back-channel
+        // logouts (this may be the CLI, which cannot).
+        super::account::end_sessions_in(&txn, &found.id, SessionSelection::All, unix_now())
             .await
-            .with_db_context(|| format!("failed to end the sessions of user {username:?}"))?;
+            .with_context(|| format!("failed to end the sessions of user {username:?}"))?;
         txn.commit()
             .await
             .db_context("failed to commit a password change")?;

@@ -28,10 +28,15 @@ pub struct Done {
 
 /// The signed-in user, or the response that sends the browser to sign in first.
 async fn signed_in(p: &Provider, page: &Page, jar: &CookieJar) -> Result<User, Response> {
-    let cookie = jar.get(session_cookie_name(p)).map(|c| c.value().to_owned());
+    let cookie = jar
+        .get(session_cookie_name(p))
+        .map(|c| c.value().to_owned());
     match p.current_session(cookie.as_deref()).await {
         Ok(Some((_, user))) => Ok(user),
-        Ok(None) => Err(redirect("/account")),
+        Ok(None) => Err(redirect(&format!(
+            "/signin?return_to={}",
+            percent_encoding::utf8_percent_encode(PAGE, percent_encoding::NON_ALPHANUMERIC)
+        ))),
         Err(e) => Err(super::pages::error_page(&page.chrome(None), &e)),
     }
 }
@@ -70,7 +75,9 @@ async fn show(
 ) -> Response {
     let passkeys = match p.list_passkeys(&user.id).await {
         Ok(list) => list,
-        Err(PasskeyError::Disabled) => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        Err(PasskeyError::Disabled) => {
+            return (StatusCode::NOT_FOUND, "not found\n").into_response();
+        }
         Err(e) => return super::pages::error_page(chrome, &e.into()),
     };
     let never = &chrome.t.passkeys_never_used;
@@ -218,7 +225,9 @@ async fn finish(
     let t = chrome.t;
     let message = match result {
         Ok(done) => return (jar, redirect(&format!("{PAGE}?done={done}"))).into_response(),
-        Err(PasskeyError::Disabled) => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        Err(PasskeyError::Disabled) => {
+            return (StatusCode::NOT_FOUND, "not found\n").into_response();
+        }
         Err(PasskeyError::Internal(e)) => {
             return super::pages::error_page(chrome, &OAuthError::Internal(e));
         }

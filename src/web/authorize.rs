@@ -1,5 +1,5 @@
-//! GET/POST /authorize, POST /login, POST /consent: extract, call the protocol, map the
-//! next step to a page or a redirect.
+//! GET/POST /authorize, POST /login (either kind of login ticket), POST /consent: extract,
+//! call the protocol, map the next step to a page or a redirect.
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -9,13 +9,15 @@ use axum_extra::extract::CookieJar;
 use super::extract::{MAX_BODY, is_form};
 use super::pages::{
     csrf_token, error_page, form_action_source, message_page, page_form, redirect, render,
-    render_scripted, session_cookie, session_cookie_name,
+    session_cookie, session_cookie_name,
 };
+use super::signin::login_page;
 use super::ui::{Chrome, Page};
-use super::views::{ConsentView, LoginView, ScopeItem};
+use super::views::{ConsentView, ScopeItem};
 use super::{AppState, ClientAddr};
-use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
+use crate::oauth::authorize::{AuthorizeError, AuthorizeStep};
 use crate::oauth::interaction::{LoginRejection, LoginResult};
+use crate::oauth::signin::{AfterSignIn, LoginPrompt, SignInContext, SignInStep};
 use crate::oauth::{OAuthError, Params, Provider};
 
 pub async fn authorize_get(
@@ -84,21 +86,25 @@ pub async fn login_post(
     let old = jar
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let ctx = SignInContext {
+        source_ip: ip,
+        user_agent,
+        old_session_cookie: old.as_deref(),
+    };
     let result = p
         .login(
             &ticket,
             form.get("username").unwrap_or(""),
             form.get("password").unwrap_or(""),
-            old.as_deref(),
-            ip,
+            &ctx,
         )
         .await;
     match result {
-        Ok(LoginResult::Rejected {
-            request: req,
-            reason,
-        }) => {
-            let chrome = page.chrome(req.ui_locales.as_deref());
+        Ok(LoginResult::Rejected { prompt, reason }) => {
+            let chrome = page.chrome(prompt.ui_locales.as_deref());
             let (status, message, retry_after) = login_refusal(&chrome, reason);
             let username = form
                 .get("username")
@@ -106,7 +112,7 @@ pub async fn login_post(
                 .chars()
                 .take(64)
                 .collect();
-            let mut resp = login_page(p, &chrome, jar, &req, ticket, Some(message), username);
+            let mut resp = login_page(p, &chrome, jar, &prompt, ticket, Some(message), username);
             *resp.status_mut() = status;
             if let Some(secs) = retry_after {
                 resp.headers_mut()
@@ -114,14 +120,29 @@ pub async fn login_post(
             }
             resp
         }
-        Ok(LoginResult::SignedIn {
-            session_cookie: value,
-            step,
-        }) => {
-            let jar = jar.add(session_cookie(p, value));
-            step_response(p, &page, jar, step, ticket)
-        }
+        Ok(LoginResult::Proved(step)) => sign_in_step_response(p, &page, jar, step, ticket),
         Err(e) => authorize_error(&page.chrome(None), e),
+    }
+}
+
+/// Where a finished sign-in goes: the session cookie, then the authorization request or the
+/// return address.
+pub(super) fn sign_in_step_response(
+    p: &Provider,
+    page: &Page,
+    jar: CookieJar,
+    step: SignInStep,
+    ticket: String,
+) -> Response {
+    match step {
+        SignInStep::Done(signed_in) => {
+            let jar = jar.add(session_cookie(p, signed_in.session_cookie));
+            match signed_in.next {
+                AfterSignIn::Authorize(step) => step_response(p, page, jar, step, ticket),
+                AfterSignIn::Return(url) => (jar, redirect(&url)).into_response(),
+            }
+        }
+        SignInStep::FurtherFactor { needed, .. } => match needed {},
     }
 }
 
@@ -180,7 +201,7 @@ fn login_refusal(chrome: &Chrome, reason: LoginRejection) -> (StatusCode, String
     }
 }
 
-pub(super) fn step_response(
+fn step_response(
     p: &Provider,
     page: &Page,
     jar: CookieJar,
@@ -190,9 +211,10 @@ pub(super) fn step_response(
     match step {
         AuthorizeStep::Redirect(url) => (jar, redirect(&url)).into_response(),
         AuthorizeStep::Login(req) => {
-            let username = req.login_hint.clone().unwrap_or_default();
-            let chrome = page.chrome(req.ui_locales.as_deref());
-            login_page(p, &chrome, jar, &req, ticket, None, username)
+            let prompt = LoginPrompt::for_request(&req);
+            let username = prompt.login_hint.clone().unwrap_or_default();
+            let chrome = page.chrome(prompt.ui_locales.as_deref());
+            login_page(p, &chrome, jar, &prompt, ticket, None, username)
         }
         AuthorizeStep::Consent {
             request,
@@ -223,36 +245,8 @@ pub(super) fn step_response(
     }
 }
 
-pub(super) fn login_page(
-    p: &Provider,
-    chrome: &Chrome,
-    jar: CookieJar,
-    req: &AuthorizationRequest,
-    ticket: String,
-    error: Option<String>,
-    username: String,
-) -> Response {
-    let (jar, csrf) = csrf_token(p, jar);
-    let view = LoginView {
-        chrome,
-        client_name: Some(req.client_name().to_owned()),
-        error,
-        csrf_token: csrf,
-        req: ticket,
-        username,
-        passkeys: p.passkeys_enabled(),
-    };
-    let action = form_action_source(req.redirect_uri.as_str());
-    let page = if view.passkeys {
-        render_scripted(chrome, StatusCode::OK, &view, Some(&action))
-    } else {
-        render(chrome, StatusCode::OK, &view, Some(&action))
-    };
-    (jar, page).into_response()
-}
-
 /// Standard scopes first, in the order people read them; the rest alphabetically.
-fn ordered(scope: &crate::domain::Scope) -> Vec<&crate::domain::ScopeToken> {
+pub(super) fn ordered(scope: &crate::domain::Scope) -> Vec<&crate::domain::ScopeToken> {
     const FIRST: [&str; 4] = ["openid", "profile", "email", "offline_access"];
     let mut v: Vec<_> = scope.iter().collect();
     v.sort_by_key(|t| {

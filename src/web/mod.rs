@@ -1,6 +1,7 @@
 //! HTTP: the axum router, one small file per endpoint, extractors and the mapping of
 //! protocol errors to responses. Handlers extract, call `oauth::Provider`, and map; no
 //! protocol decisions are made here.
+mod account;
 mod account_passkeys;
 mod assets;
 mod authorize;
@@ -16,6 +17,7 @@ mod metrics;
 mod pages;
 mod passkeys;
 mod serve;
+mod signin;
 mod token;
 mod ui;
 mod userinfo;
@@ -111,6 +113,13 @@ pub fn router(state: AppState) -> Router {
             "/consent",
             get(authorize::form_page_get).post(authorize::consent_post),
         )
+        .route("/signin", get(signin::sign_in_get))
+        .route("/account", get(account::account_get))
+        .route("/account/profile", post(account::profile_post))
+        .route("/account/password", post(account::password_post))
+        .route("/account/apps/revoke", post(account::revoke_post))
+        .route("/account/sessions/end", post(account::end_session_post))
+        .route("/account/sessions/end-all", post(account::end_all_post))
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/login/passkey", post(passkeys::login_post))
         .route("/login/passkey/options", post(passkeys::sign_in_options))
@@ -118,10 +127,7 @@ pub fn router(state: AppState) -> Router {
             "/account/passkeys",
             get(account_passkeys::page_get).post(account_passkeys::register),
         )
-        .route(
-            "/account/passkeys/options",
-            post(account_passkeys::options),
-        )
+        .route("/account/passkeys/options", post(account_passkeys::options))
         .route(
             "/account/passkeys/{id}/rename",
             post(account_passkeys::rename),

@@ -10,13 +10,15 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
-use super::authorize::{authorize_error, login_page, step_response};
+use super::authorize::{authorize_error, sign_in_step_response};
 use super::error::ApiError;
 use super::extract::no_store;
-use super::pages::{csrf_ok, page_form, session_cookie, session_cookie_name};
+use super::pages::{csrf_ok, page_form, session_cookie_name};
+use super::signin::login_page;
 use super::ui::Page;
 use super::{AppState, ClientAddr};
 use crate::oauth::passkeys::{Begun, PasskeyError, PasskeyLogin};
+use crate::oauth::signin::SignInContext;
 use crate::oauth::{OAuthError, Provider};
 
 const CEREMONY_COOKIE: &str = "latchkey_passkey";
@@ -108,8 +110,8 @@ pub async fn sign_in_options(
 }
 
 /// POST /login/passkey: the login page's passkey form (`csrf_token`, `req`, `credential`).
-/// Signed in: on to consent or the client, as after a password. Refused: the login page
-/// again (400) with the reason in the person's words.
+/// Proved: on as after a password (consent, the client, or the return address). Refused:
+/// the login page again (400) with the reason in the person's words.
 pub async fn login_post(
     State(s): State<AppState>,
     ClientAddr(ip): ClientAddr,
@@ -128,33 +130,41 @@ pub async fn login_post(
     let old = jar
         .get(session_cookie_name(p))
         .map(|c| c.value().to_owned());
+    let ctx = SignInContext {
+        source_ip: ip,
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        old_session_cookie: old.as_deref(),
+    };
     let result = p
         .login_with_passkey(
             &ticket,
             ceremony.as_deref(),
             form.get("credential").unwrap_or(""),
-            old.as_deref(),
-            ip,
+            &ctx,
         )
         .await;
     match result {
-        Ok(PasskeyLogin::Refused { request, error }) => {
-            let chrome = page.chrome(request.ui_locales.as_deref());
+        Ok(PasskeyLogin::Refused { prompt, error }) => {
+            let chrome = page.chrome(prompt.ui_locales.as_deref());
             let message = match error {
                 PasskeyError::CeremonyNotFound => chrome.t.passkey_sign_in_expired.clone(),
                 _ => chrome.t.passkey_sign_in_failed.clone(),
             };
-            let mut resp = login_page(p, &chrome, jar, &request, ticket, Some(message), String::new());
+            let mut resp = login_page(
+                p,
+                &chrome,
+                jar,
+                &prompt,
+                ticket,
+                Some(message),
+                String::new(),
+            );
             *resp.status_mut() = StatusCode::BAD_REQUEST;
             resp
         }
-        Ok(PasskeyLogin::SignedIn {
-            session_cookie: value,
-            step,
-        }) => {
-            let jar = jar.add(session_cookie(p, value));
-            step_response(p, &page, jar, step, ticket)
-        }
+        Ok(PasskeyLogin::Proved(step)) => sign_in_step_response(p, &page, jar, step, ticket),
         Err(e) => authorize_error(&page.chrome(None), e),
     }
 }

@@ -16,9 +16,9 @@ use crate::helpers::{TestApp, spawn_app};
 
 /// What a receiver got; it answers 500 to the first `fail` requests.
 #[derive(Clone, Default)]
-struct Receiver {
-    tokens: Arc<Mutex<Vec<String>>>,
-    fail: usize,
+pub struct Receiver {
+    pub tokens: Arc<Mutex<Vec<String>>>,
+    pub fail: usize,
 }
 
 async fn receive(
@@ -35,7 +35,7 @@ async fn receive(
 }
 
 /// Starts a receiver and returns its URL.
-async fn start_receiver(r: Receiver) -> String {
+pub async fn start_receiver(r: Receiver) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new()
@@ -45,7 +45,7 @@ async fn start_receiver(r: Receiver) -> String {
     format!("http://{addr}/backchannel")
 }
 
-async fn client_with(app: &TestApp, id: &str, backchannel: Option<String>) -> String {
+pub async fn client_with(app: &TestApp, id: &str, backchannel: Option<String>) -> String {
     app.create_client(NewClient {
         id: id.into(),
         redirect_uris: vec![REDIRECT.into()],
@@ -58,7 +58,7 @@ async fn client_with(app: &TestApp, id: &str, backchannel: Option<String>) -> St
 }
 
 /// Waits (bounded) until the receiver has `n` requests.
-async fn wait_for(tokens: &Arc<Mutex<Vec<String>>>, n: usize, within: Duration) -> Vec<String> {
+pub async fn wait_for(tokens: &Arc<Mutex<Vec<String>>>, n: usize, within: Duration) -> Vec<String> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let got = tokens.lock().unwrap().clone();
@@ -70,7 +70,7 @@ async fn wait_for(tokens: &Arc<Mutex<Vec<String>>>, n: usize, within: Duration) 
 }
 
 /// Signs alice in to `client` and returns the ID token's claims.
-async fn sign_in_to(app: &TestApp, browser: &Browser, client: (&str, &str)) -> Value {
+pub async fn sign_in_to(app: &TestApp, browser: &Browser, client: (&str, &str)) -> Value {
     let (q, verifier, _) = sign_in_with_pkce(app, browser, client.0, "alice").await;
     let tokens: Value = exchange(app, client, &q["code"], &verifier)
         .await

@@ -350,6 +350,90 @@ async fn journey(app: &TestApp, browser: &Client, mut rp: RelyingParty, secret: 
     assert!(rp.received.try_recv().is_err(), "no second callback");
 }
 
+#[tokio::test]
+async fn a_person_manages_their_account_in_a_real_browser() {
+    // Arrange
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let app = spawn_app().await;
+    user(&app, "alice").await;
+    // Alice already uses an app on another device.
+    crate::flow::web_client(&app, "web").await;
+    crate::flow::sign_in_with_pkce(&app, &crate::flow::Browser::new(), "web", "alice").await;
+    let browser = driver.session().await;
+
+    bounded(account_journey(&app, &browser)).await;
+
+    browser.close().await.expect("close the WebDriver session");
+}
+
+async fn account_journey(app: &TestApp, browser: &Client) {
+    // Act: the account page without a session goes through sign-in and back.
+    browser
+        .goto(&app.url("/account"))
+        .await
+        .expect("open /account");
+    wait_for(browser, "form[action='/login']").await;
+    fill(browser, "username", "alice").await;
+    fill(browser, "password", PASSWORD).await;
+    click(browser, "form[action='/login'] button[type='submit']").await;
+    wait_for_url(browser, &app.url("/account")).await;
+    assert_eq!(browser.title().await.unwrap(), "Your account · Latchkey");
+    assert!(text(browser, ".row-current").await.contains("This device"));
+    assert!(text(browser, ".row-current").await.contains("password"));
+    assert!(text(browser, "#apps").await.contains("Example Web App"));
+    let rows = browser
+        .find_all(Locator::Css("#sessions li.row"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "this browser and the other device");
+    save_screenshot(browser, "account.png").await;
+    browser
+        .execute("document.getElementById('apps').scrollIntoView()", vec![])
+        .await
+        .expect("scroll to the apps");
+    save_screenshot(browser, "account-sessions.png").await;
+
+    // Act: change the display name.
+    let name = wait_for(browser, "#name").await;
+    name.clear().await.unwrap();
+    name.send_keys("Alice Liddell").await.unwrap();
+    click(
+        browser,
+        "form[action='/account/profile'] button[type='submit']",
+    )
+    .await;
+
+    // Assert: saved, and shown.
+    assert_eq!(
+        text(browser, "#account-notice").await,
+        "Your profile was saved."
+    );
+    let shown = wait_for(browser, "#name")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(shown.as_deref(), Some("Alice Liddell"));
+
+    // Act: sign out everywhere.
+    click(
+        browser,
+        "form[action='/account/sessions/end-all'] button[type='submit']",
+    )
+    .await;
+
+    // Assert: signed out; the account page asks for the password again.
+    wait_for(browser, ".status-icon-ok").await;
+    assert_eq!(app.count_rows("sessions").await, 0);
+    browser
+        .goto(&app.url("/account"))
+        .await
+        .expect("open /account");
+    wait_for(browser, "form[action='/login']").await;
+}
+
 fn authorize_url(
     app: &TestApp,
     redirect_uri: &str,

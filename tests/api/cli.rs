@@ -387,3 +387,48 @@ async fn token_exchange_policy_is_set_at_creation_and_changed_later() {
     );
     assert!(!bad.status.success(), "a policy needs an audience");
 }
+
+#[tokio::test]
+async fn set_password_ends_the_sessions_and_a_server_sends_their_back_channel_logouts() {
+    use std::time::Duration;
+
+    use crate::backchannel_logout::{Receiver, client_with, sign_in_to, start_receiver, wait_for};
+    use crate::flow::{Browser, user};
+
+    // Arrange: a running server; alice is signed in to "web", which has a logout receiver.
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    let master = latchkey::crypto::MasterKey::generate().to_base64();
+    let app = spawn_app_on(db, master.clone(), |s| s.tokens.logout_outbox_interval = 1).await;
+    let rx = Receiver::default();
+    let web = client_with(&app, "web", Some(start_receiver(rx.clone()).await)).await;
+    user(&app, "alice").await;
+    let browser = Browser::new();
+    let id_claims = sign_in_to(&app, &browser, ("web", &web)).await;
+    assert_eq!(app.count_rows("sessions").await, 1);
+
+    // Act: the operator sets a new password from another process.
+    let out = latchkey(
+        &TestDb::at(url),
+        &master,
+        &[
+            "users",
+            "set-password",
+            "alice",
+            "--password",
+            "a new passphrase",
+        ],
+    );
+
+    // Assert
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(app.count_rows("sessions").await, 0);
+    let got = wait_for(&rx.tokens, 1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1, "the server delivered the queued logout");
+    let (_, claims) = app.verify_jwt(&got[0], "web").await;
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    assert_eq!(claims["sub"], id_claims["sub"]);
+    assert_eq!(app.count_rows("logout_outbox").await, 0);
+    let account = browser.get(&app.url("/account")).await;
+    assert_eq!(account.status, 303, "the old cookie no longer works");
+}

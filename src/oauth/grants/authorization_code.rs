@@ -98,6 +98,7 @@ pub async fn exchange(
             auth_time: record.auth_time,
             nonce: record.nonce.as_deref(),
             sid: grant.sid.as_deref(),
+            amr: &grant.amr,
         },
     )
     .await

@@ -74,6 +74,7 @@ pub async fn exchange(
             auth_time: record.auth_time,
             nonce: None,
             sid: grant.sid.as_deref(),
+            amr: &grant.amr,
         },
     )
     .await

@@ -2,6 +2,7 @@
 //! an access token (recorded under the grant so revoking the grant revokes it), an ID token
 //! when `openid` was granted, and a new refresh token when `offline_access` was granted.
 use super::super::access_token::AccessTokenGrant;
+use super::super::authn::AuthMethod;
 use super::super::error::{OAuthError, OAuthResult};
 use super::super::id_token::IdTokenInput;
 use super::super::model::{Client, RefreshToken, User};
@@ -22,6 +23,8 @@ pub struct UserTokenRequest<'a> {
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
     pub sid: Option<&'a str>,
+    /// The `amr` of the sign-in the grant was made in.
+    pub amr: &'a [AuthMethod],
 }
 
 pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenResponse> {
@@ -50,6 +53,7 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
             auth_time: r.auth_time,
             nonce: r.nonce,
             sid: r.sid,
+            amr: r.amr,
             access_token: &at.token,
         })?)
     } else {

@@ -82,12 +82,10 @@ impl Provider {
         source_ip: Option<IpAddr>,
     ) -> Result<PasskeyAssertion, PasskeyError> {
         let result = self
-            .check_assertion(ceremony, response, user.map(|u| u.id.as_str()))
+            .check_passkey_assertion(ceremony, response, user.map(|u| u.id.as_str()))
             .await;
         match result {
-            Ok((stored, passkey, outcome)) => {
-                self.record_use(stored, passkey, outcome, user).await
-            }
+            Ok((stored, passkey, outcome)) => self.record_use(stored, passkey, outcome, user).await,
             Err((e, owner)) => {
                 let kind = match e {
                     PasskeyError::CounterRegressed => audit::Kind::PasskeyCounterRegressed,
@@ -106,7 +104,7 @@ impl Provider {
 
     /// The verification proper. On failure, also the owner of the credential if it was
     /// found (for the audit record).
-    async fn check_assertion(
+    async fn check_passkey_assertion(
         &self,
         ceremony: Option<&str>,
         response: &str,

@@ -2,9 +2,7 @@
 //! and removing one.
 use std::net::IpAddr;
 
-use webauthn_rs::prelude::{
-    CredentialID, Passkey, RegisterPublicKeyCredential, ResidentKeyRequirement, Uuid,
-};
+use webauthn_rs::prelude::{CredentialID, Passkey, RegisterPublicKeyCredential, Uuid};
 
 use super::{Begun, CeremonyState, PasskeyError, parse_name};
 use crate::audit;
@@ -34,20 +32,19 @@ impl Provider {
         let exclude: Vec<CredentialID> = existing
             .iter()
             .filter_map(|p| b64url_decode(&p.credential_id))
-            .map(CredentialID::from)
             .collect();
         let display = user.name.as_deref().unwrap_or(&user.username);
-        let (mut options, state) = rp
+        let (options, state) = rp
             .webauthn
             .start_passkey_registration(user_handle, &user.username, display, Some(exclude))
             .map_err(|e| anyhow::anyhow!("failed to start a passkey registration: {e}"))?;
-        // WebAuthn section 5.4.6: ask for a discoverable credential outright.
-        if let Some(sel) = options.public_key.authenticator_selection.as_mut() {
-            sel.resident_key = Some(ResidentKeyRequirement::Required);
-            sel.require_resident_key = true;
-        }
-        let options = serde_json::to_value(&options)
+        let mut options = serde_json::to_value(&options)
             .map_err(|e| anyhow::anyhow!("failed to serialise passkey options: {e}"))?;
+        // WebAuthn section 5.4.6: ask for a discoverable credential outright (webauthn-rs
+        // discourages one for passkeys; the server half does not depend on it).
+        let selection = &mut options["publicKey"]["authenticatorSelection"];
+        selection["residentKey"] = "required".into();
+        selection["requireResidentKey"] = true.into();
         let state = CeremonyState::Register { user_handle, state };
         self.store_ceremony(&state, Some(&user.id), options).await
     }

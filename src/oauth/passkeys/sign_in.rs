@@ -1,102 +1,101 @@
-//! Signing in with a passkey from the login page: the assertion check, then the same new
-//! session and next step (consent or code) as a password sign-in.
-use std::net::IpAddr;
-
+//! Signing in with a passkey from the login page (either kind of login ticket): the
+//! assertion check, then the one primary sign-in path every sign-in takes
+//! (`Provider::finish_primary_sign_in`) with the methods the passkey proved.
 use super::{PasskeyAssertion, PasskeyError};
 use crate::audit;
-use crate::crypto::random_token;
 use crate::metrics::LoginOutcome;
-use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
-use crate::oauth::model::Session;
-use crate::oauth::{Provider, now};
+use crate::oauth::Provider;
+use crate::oauth::authn::AuthMethod;
+use crate::oauth::authorize::AuthorizeError;
+use crate::oauth::signin::{LoginPrompt, SignInContext, SignInStep};
 
 /// The result of a passkey posted from the login page.
 #[derive(Debug)]
 pub enum PasskeyLogin {
     /// Show the login page again, saying why.
     Refused {
-        request: Box<AuthorizationRequest>,
+        prompt: Box<LoginPrompt>,
         error: PasskeyError,
     },
-    /// Signed in: set this session cookie value, then carry on with `step`.
-    SignedIn {
-        session_cookie: String,
-        step: AuthorizeStep,
-    },
+    /// Proved: on as after any primary sign-in.
+    Proved(SignInStep),
+}
+
+impl PasskeyAssertion {
+    /// RFC 8176 methods this assertion proved: `hwk` for a device-bound key, `swk` for a
+    /// syncable one (the authenticator's backup eligibility flag), and `user` when the
+    /// authenticator verified its user; `mfa` is derived from them (`authn::amr`).
+    pub fn methods(&self) -> Vec<AuthMethod> {
+        let key = if self.device_bound {
+            AuthMethod::Hwk
+        } else {
+            AuthMethod::Swk
+        };
+        if self.user_verified {
+            vec![key, AuthMethod::User]
+        } else {
+            vec![key]
+        }
+    }
 }
 
 impl Provider {
-    /// POST /login/passkey: `ticket` is the login page's request, `ceremony` the browser's
-    /// ceremony cookie, `response` the credential's JSON.
+    /// POST /login/passkey: `sealed_ticket` is the login page's ticket, `ceremony` the
+    /// browser's ceremony cookie, `response` the credential's JSON.
     pub async fn login_with_passkey(
         &self,
-        ticket: &str,
+        sealed_ticket: &str,
         ceremony: Option<&str>,
         response: &str,
-        old_session_cookie: Option<&str>,
-        source_ip: Option<IpAddr>,
+        ctx: &SignInContext<'_>,
     ) -> Result<PasskeyLogin, AuthorizeError> {
-        let req = self.request_from_ticket(ticket).await?;
-        let client_id = req.client.id.as_str().to_owned();
+        let (ticket, target) = self.open_sign_in(sealed_ticket).await?;
+        let client_id = target.client_id().map(str::to_owned);
         let assertion = match self
-            .verify_passkey(ceremony, response, None, Some(&client_id), source_ip)
+            .verify_passkey(
+                ceremony,
+                response,
+                None,
+                client_id.as_deref(),
+                ctx.source_ip,
+            )
             .await
         {
             Ok(a) => a,
-            Err(PasskeyError::Internal(e)) => {
-                return Err(self.redirect_error(&req, e.into()));
-            }
+            Err(PasskeyError::Internal(e)) => return Err(target.error(self, e.into())),
             Err(error) => {
                 self.metrics.login(LoginOutcome::Failed);
-                audit::Event::new(audit::Kind::LoginFailed)
-                    .client(&client_id)
-                    .from(source_ip)
-                    .reason("passkey")
-                    .emit();
+                let mut event = audit::Event::new(audit::Kind::LoginFailed)
+                    .from(ctx.source_ip)
+                    .reason("passkey");
+                if let Some(c) = client_id.as_deref() {
+                    event = event.client(c);
+                }
+                event.emit();
                 return Ok(PasskeyLogin::Refused {
-                    request: Box::new(req),
+                    prompt: Box::new(target.prompt()),
                     error,
                 });
             }
         };
-        let (cookie, session) = self
-            .start_passkey_session(&assertion, old_session_cookie)
-            .await
-            .map_err(|e| self.redirect_error(&req, e))?;
         self.metrics.login(LoginOutcome::Succeeded);
-        audit::Event::new(audit::Kind::LoginSucceeded)
-            .client(&client_id)
+        let methods = assertion.methods();
+        let amr = methods
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut event = audit::Event::new(audit::Kind::LoginSucceeded)
             .user(&assertion.user.id)
-            .from(source_ip)
-            .reason("passkey")
-            .emit();
-        let step = self
-            .step_after_sign_in(req, session, assertion.user)
-            .await?;
-        Ok(PasskeyLogin::SignedIn {
-            session_cookie: cookie,
-            step,
-        })
-    }
-
-    /// A new session for the passkey's owner (a new id: no session fixation).
-    async fn start_passkey_session(
-        &self,
-        assertion: &PasskeyAssertion,
-        old_session_cookie: Option<&str>,
-    ) -> crate::oauth::OAuthResult<(String, Session)> {
-        if let Some(old) = old_session_cookie {
-            self.sessions.delete_session(&self.hasher.hash(old)).await?;
+            .from(ctx.source_ip)
+            .amr(&amr);
+        if let Some(c) = client_id.as_deref() {
+            event = event.client(c);
         }
-        let t = now();
-        let cookie = random_token();
-        let session = Session {
-            id_hash: self.hasher.hash(&cookie),
-            user_id: assertion.user.id.clone(),
-            auth_time: t,
-            expires_at: t + self.settings.tokens.session_ttl as i64,
-        };
-        self.sessions.create_session(&session).await?;
-        Ok((cookie, session))
+        event.emit();
+        let step = self
+            .finish_primary_sign_in(&assertion.user, &methods, ticket, target, ctx)
+            .await?;
+        Ok(PasskeyLogin::Proved(step))
     }
 }

@@ -13,6 +13,8 @@ pub struct Model {
     pub created_at: i64,
     pub revoked_at: Option<i64>,
     pub sid: Option<String>,
+    /// The `amr` values of the sign-in the grant was made in, space-separated.
+    pub amr: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ pub mod consent;
 pub mod grant;
 pub mod grant_access_token;
 pub mod login_failure;
+pub mod logout_outbox;
 pub mod passkey;
 pub mod passkey_ceremony;
 pub mod refresh_token;

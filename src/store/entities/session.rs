@@ -11,6 +11,12 @@ pub struct Model {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The `amr` values of the sign-in, space-separated.
+    pub amr: String,
+    pub last_seen_at: i64,
+    /// A short label of the browser and system ("Firefox on Linux").
+    pub device: Option<String>,
+    pub source_ip: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,7 +12,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use latchkey::admin::clients::NewClient;
 use serde_json::{Value, json};
 
-use super::{id_token_claims, passkey_app};
+use super::{id_token_claims_at, passkey_app};
 use crate::browser::{
     ChromeDriver, RelyingParty, WAIT, bounded, click, fill, save_screenshot, text, wait_for,
     wait_for_url,
@@ -72,7 +72,10 @@ async fn journey(app: &TestApp, browser: &Client, mut rp: RelyingParty, secret: 
     save_screenshot(browser, "account-passkeys.png").await;
     let held = credentials(browser, &authenticator).await;
     assert_eq!(held.len(), 1, "{held:?}");
-    assert_eq!(held[0]["isResidentCredential"], true, "discoverable: {held:?}");
+    assert_eq!(
+        held[0]["isResidentCredential"], true,
+        "discoverable: {held:?}"
+    );
 
     // Act: sign out, then sign in to the relying party with the passkey and no username.
     browser.goto(&app.url("/logout")).await.unwrap();
@@ -95,7 +98,7 @@ async fn journey(app: &TestApp, browser: &Client, mut rp: RelyingParty, secret: 
         .await
         .expect("the relying party saw the callback in time")
         .expect("callback query");
-    let claims = id_token_claims(app, secret, &q["code"], &verifier).await;
+    let claims = id_token_claims_at(app, secret, &q["code"], &verifier, &rp.callback).await;
     assert_eq!(claims["sub"], sub);
     let amr: HashSet<&str> = claims["amr"]
         .as_array()
@@ -141,7 +144,10 @@ impl WebDriverCompatibleCommand for WebAuthnCommand {
     }
 
     fn method_and_body(&self, _: &url::Url) -> (Method, Option<String>) {
-        (self.method.clone(), self.body.as_ref().map(Value::to_string))
+        (
+            self.method.clone(),
+            self.body.as_ref().map(Value::to_string),
+        )
     }
 }
 

@@ -15,7 +15,8 @@ use crate::flow::{Browser, Page, user};
 use crate::helpers::{TestApp, assert_oauth_error};
 
 const EXPIRED: &str = "The passkey request has expired. Try again.";
-const REFUSED: &str = "That passkey cannot sign you in here. Try again, or sign in with your password.";
+const REFUSED: &str =
+    "That passkey cannot sign you in here. Try again, or sign in with your password.";
 
 /// Everything a refused answer must leave alone: row counts, and each passkey as stored
 /// (counter and last use included).
@@ -46,7 +47,11 @@ async fn snapshot(app: &TestApp) -> (Vec<(&'static str, i64)>, Vec<String>) {
 
 /// The id of the first passkey listed on an account page.
 fn first_passkey_id(page: &Page) -> String {
-    let start = page.body.find("data-passkey-id=\"").expect("a listed passkey") + 17;
+    let start = page
+        .body
+        .find("data-passkey-id=\"")
+        .expect("a listed passkey")
+        + 17;
     let end = page.body[start..].find('"').unwrap() + start;
     page.body[start..end].to_owned()
 }
@@ -62,13 +67,17 @@ fn amr(claims: &Value) -> HashSet<String> {
 
 fn assert_refused(page: &Page, message: &str) {
     assert_eq!(page.status, 400, "{page:?}");
-    assert!(page.body.contains("action=\"/login\""), "the login page again: {page:?}");
+    assert!(
+        page.body.contains("action=\"/login\""),
+        "the login page again: {page:?}"
+    );
     assert!(page.body.contains(message), "{message} in {}", page.body);
     let cookies: Vec<_> = page.headers.get_all("set-cookie").iter().collect();
     assert!(
         !cookies
             .iter()
-            .any(|c| c.to_str().unwrap().starts_with("latchkey_session=") && !c.to_str().unwrap().starts_with("latchkey_session=;")),
+            .any(|c| c.to_str().unwrap().starts_with("latchkey_session=")
+                && !c.to_str().unwrap().starts_with("latchkey_session=;")),
         "no session cookie: {cookies:?}"
     );
 }
@@ -88,7 +97,11 @@ async fn a_passkey_from_the_account_page_signs_in_without_a_username() {
     // Act: another browser, no session, no username: the passkey button.
     let other = Browser::new();
     let (login, verifier) = login_page(&app, &other).await;
-    assert!(login.body.contains("action=\"/login/passkey\""), "{}", login.body);
+    assert!(
+        login.body.contains("action=\"/login/passkey\""),
+        "{}",
+        login.body
+    );
     assert!(login.body.contains("autocomplete=\"username webauthn\""));
     let opts = sign_in_options(&app, &other, &login).await;
     assert!(
@@ -112,7 +125,11 @@ async fn a_passkey_from_the_account_page_signs_in_without_a_username() {
     }
     assert!(!amr.contains("pwd"), "{amr:?}");
     let page = account_page(&app, &browser).await;
-    assert!(!page.body.contains("Last used never"), "last use recorded: {}", page.body);
+    assert!(
+        !page.body.contains("Last used never"),
+        "last use recorded: {}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -125,7 +142,13 @@ async fn a_synced_passkey_is_a_software_key() {
 
     let (login, verifier) = login_page(&app, &browser).await;
     let opts = sign_in_options(&app, &browser, &login).await;
-    let done = post_assertion(&app, &browser, &login, &key.assert(&opts, &app.address).to_string()).await;
+    let done = post_assertion(
+        &app,
+        &browser,
+        &login,
+        &key.assert(&opts, &app.address).to_string(),
+    )
+    .await;
 
     let claims = id_token_claims(&app, &secret, &done.callback()["code"], &verifier).await;
     let amr = amr(&claims);
@@ -145,7 +168,13 @@ async fn unknown_expired_replayed_and_malformed_answers_are_refused() {
     let (login, _) = login_page(&app, &other).await;
     let fake = serde_json::json!({"publicKey": {"challenge": "AAAAAAAAAAAAAAAAAAAAAA"}});
     let before = snapshot(&app).await;
-    let page = post_assertion(&app, &other, &login, &key.assert(&fake, &app.address).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert(&fake, &app.address).to_string(),
+    )
+    .await;
     assert_refused(&page, EXPIRED);
     assert_eq!(snapshot(&app).await, before);
 
@@ -153,19 +182,31 @@ async fn unknown_expired_replayed_and_malformed_answers_are_refused() {
     let opts = sign_in_options(&app, &other, &login).await;
     let page = post_assertion(&app, &other, &login, "{\"id\": 12").await;
     assert_refused(&page, REFUSED);
-    let page = post_assertion(&app, &other, &login, &key.assert(&opts, &app.address).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert(&opts, &app.address).to_string(),
+    )
+    .await;
     assert_refused(&page, EXPIRED);
     assert_eq!(snapshot(&app).await, before);
 
     // Expired: answered after passkeys.ceremony_ttl.
     let opts = sign_in_options(&app, &other, &login).await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    let page = post_assertion(&app, &other, &login, &key.assert(&opts, &app.address).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert(&opts, &app.address).to_string(),
+    )
+    .await;
     assert_refused(&page, EXPIRED);
     assert_eq!(snapshot(&app).await, before);
 
     // Replayed: the same answer with the same ceremony cookie, after it signed in once.
-    let replayer = Replayer::new(&app).await;
+    let mut replayer = Replayer::new(&app).await;
     let opts = replayer.options().await;
     let answer = key.assert(&opts, &app.address).to_string();
     let first = replayer.post(&answer).await;
@@ -174,7 +215,11 @@ async fn unknown_expired_replayed_and_malformed_answers_are_refused() {
     let again = replayer.post(&answer).await;
     assert_eq!(again.status(), 400);
     assert!(again.text().await.unwrap().contains(EXPIRED));
-    assert_eq!(snapshot(&app).await, after_first, "the replay stored nothing");
+    assert_eq!(
+        snapshot(&app).await,
+        after_first,
+        "the replay stored nothing"
+    );
 }
 
 #[tokio::test]
@@ -198,28 +243,55 @@ async fn forged_answers_are_refused_and_change_nothing() {
     // Signed by another key under the same credential id.
     let opts = sign_in_options(&app, &other, &login).await;
     let (impostor, _) = SoftKey::create(&registration_like(&key), &app.address);
-    let mut forged = SoftKey { id: key.id.clone(), ..impostor };
-    let page = post_assertion(&app, &other, &login, &forged.assert(&opts, &app.address).to_string()).await;
+    let mut forged = SoftKey {
+        id: key.id.clone(),
+        ..impostor
+    };
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &forged.assert(&opts, &app.address).to_string(),
+    )
+    .await;
     assert_refused(&page, REFUSED);
 
     // For another relying party id (its hash in the authenticator data).
     let opts = sign_in_options(&app, &other, &login).await;
     let rp_id = std::mem::replace(&mut key.rp_id, "example.com".into());
-    let page = post_assertion(&app, &other, &login, &key.assert(&opts, &app.address).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert(&opts, &app.address).to_string(),
+    )
+    .await;
     assert_refused(&page, REFUSED);
     key.rp_id = rp_id;
 
     // A user handle that is not the one the credential was registered with.
     let opts = sign_in_options(&app, &other, &login).await;
     let handle = std::mem::replace(&mut key.user_handle, vec![7; 16]);
-    let page = post_assertion(&app, &other, &login, &key.assert(&opts, &app.address).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert(&opts, &app.address).to_string(),
+    )
+    .await;
     assert_refused(&page, REFUSED);
     key.user_handle = handle;
 
     // No user verification: a passkey must verify its user.
     let opts = sign_in_options(&app, &other, &login).await;
     key.flags = UP;
-    let page = post_assertion(&app, &other, &login, &key.assert(&opts, &app.address).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert(&opts, &app.address).to_string(),
+    )
+    .await;
     assert_refused(&page, REFUSED);
 
     assert_eq!(snapshot(&app).await, before, "nothing stored changed");
@@ -236,23 +308,51 @@ async fn a_counter_that_goes_backwards_is_refused() {
 
     let (login, _) = login_page(&app, &other).await;
     let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(&app, &other, &login, &key.assert_with_counter(&opts, &app.address, 5).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert_with_counter(&opts, &app.address, 5).to_string(),
+    )
+    .await;
     assert_eq!(page.status, 303, "counter 5 after 0: {page:?}");
     let before = snapshot(&app).await;
 
     // A clone answering with an older counter.
     let (login, _) = login_page(&app, &other).await;
     let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(&app, &other, &login, &key.assert_with_counter(&opts, &app.address, 3).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert_with_counter(&opts, &app.address, 3).to_string(),
+    )
+    .await;
     assert_refused(&page, REFUSED);
     let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(&app, &other, &login, &key.assert_with_counter(&opts, &app.address, 5).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert_with_counter(&opts, &app.address, 5).to_string(),
+    )
+    .await;
     assert_refused(&page, REFUSED);
-    assert_eq!(snapshot(&app).await, before, "the stored counter stays at 5");
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "the stored counter stays at 5"
+    );
 
     // The real authenticator, counting on.
     let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(&app, &other, &login, &key.assert_with_counter(&opts, &app.address, 6).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert_with_counter(&opts, &app.address, 6).to_string(),
+    )
+    .await;
     assert_eq!(page.status, 303, "{page:?}");
 }
 
@@ -283,21 +383,33 @@ async fn registration_refusals_store_nothing() {
     let (_, credential) = SoftKey::create(&opts, "http://evil.localhost");
     let page = post_registration(&browser, &app, &csrf, "Evil", &credential.to_string()).await;
     assert_eq!(page.status, 400, "{page:?}");
-    assert!(page.body.contains("The passkey could not be added. Try again."));
+    assert!(
+        page.body
+            .contains("The passkey could not be added. Try again.")
+    );
 
     // Malformed, and with no ceremony (used up by the refusal above).
     let page = post_registration(&browser, &app, &csrf, "Broken", "[]").await;
     assert_eq!(page.status, 400);
-    assert!(page.body.contains("The request to add a passkey has expired. Try again."));
+    assert!(
+        page.body
+            .contains("The request to add a passkey has expired. Try again.")
+    );
 
     // A name that is too long is refused before the ceremony is looked at.
     let page = post_registration(&browser, &app, &csrf, &"x".repeat(65), "{}").await;
     assert_eq!(page.status, 400);
-    assert!(page.body.contains("Give the passkey a name of 1 to 64 characters."));
+    assert!(
+        page.body
+            .contains("Give the passkey a name of 1 to 64 characters.")
+    );
 
     // The form without its CSRF token.
     let page = browser
-        .post(&app.url("/account/passkeys"), &[("name", "x"), ("credential", "{}")])
+        .post(
+            &app.url("/account/passkeys"),
+            &[("name", "x"), ("credential", "{}")],
+        )
         .await;
     assert_eq!(page.status, 403);
 
@@ -317,8 +429,14 @@ async fn registration_refusals_store_nothing() {
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(excluded, vec![latchkey::crypto::b64url(&key.id)]);
-    assert_eq!(opts["publicKey"]["authenticatorSelection"]["residentKey"], "required");
-    assert_eq!(opts["publicKey"]["authenticatorSelection"]["userVerification"], "required");
+    assert_eq!(
+        opts["publicKey"]["authenticatorSelection"]["residentKey"],
+        "required"
+    );
+    assert_eq!(
+        opts["publicKey"]["authenticatorSelection"]["userVerification"],
+        "required"
+    );
 }
 
 #[tokio::test]
@@ -336,12 +454,18 @@ async fn passkeys_are_renamed_and_removed_only_by_their_owner() {
 
     // Bob cannot touch Alice's passkey.
     let page = bob
-        .post(&app.url(&format!("/account/passkeys/{id}/rename")), &[("csrf_token", &bob_csrf), ("name", "Mine")])
+        .post(
+            &app.url(&format!("/account/passkeys/{id}/rename")),
+            &[("csrf_token", &bob_csrf), ("name", "Mine")],
+        )
         .await;
     assert_eq!(page.status, 400);
     assert!(page.body.contains("That passkey does not exist any more."));
     let page = bob
-        .post(&app.url(&format!("/account/passkeys/{id}/delete")), &[("csrf_token", &bob_csrf)])
+        .post(
+            &app.url(&format!("/account/passkeys/{id}/delete")),
+            &[("csrf_token", &bob_csrf)],
+        )
         .await;
     assert_eq!(page.status, 400);
     // Nor can a form without its CSRF token.
@@ -352,22 +476,43 @@ async fn passkeys_are_renamed_and_removed_only_by_their_owner() {
     assert_eq!(snapshot(&app).await, before);
 
     // Alice renames and removes it; it signs in no more.
-    let csrf = account_page(&app, &alice).await.input("csrf_token").unwrap();
+    let csrf = account_page(&app, &alice)
+        .await
+        .input("csrf_token")
+        .unwrap();
     let page = alice
-        .post(&app.url(&format!("/account/passkeys/{id}/rename")), &[("csrf_token", &csrf), ("name", "Old laptop")])
+        .post(
+            &app.url(&format!("/account/passkeys/{id}/rename")),
+            &[("csrf_token", &csrf), ("name", "Old laptop")],
+        )
         .await;
-    assert_eq!(page.location.as_deref(), Some("/account/passkeys?done=renamed"));
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/account/passkeys?done=renamed")
+    );
     assert!(account_page(&app, &alice).await.body.contains("Old laptop"));
     let page = alice
-        .post(&app.url(&format!("/account/passkeys/{id}/delete")), &[("csrf_token", &csrf)])
+        .post(
+            &app.url(&format!("/account/passkeys/{id}/delete")),
+            &[("csrf_token", &csrf)],
+        )
         .await;
-    assert_eq!(page.location.as_deref(), Some("/account/passkeys?done=removed"));
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/account/passkeys?done=removed")
+    );
     assert_eq!(app.count_rows("passkeys").await, 0);
 
     let other = Browser::new();
     let (login, _) = login_page(&app, &other).await;
     let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(&app, &other, &login, &key.assert(&opts, &app.address).to_string()).await;
+    let page = post_assertion(
+        &app,
+        &other,
+        &login,
+        &key.assert(&opts, &app.address).to_string(),
+    )
+    .await;
     assert_refused(&page, REFUSED);
 }
 
@@ -399,11 +544,21 @@ async fn an_issuer_that_cannot_be_a_relying_party() {
     assert!(err.contains("IP address"), "{err}");
 }
 
-async fn post_registration(browser: &Browser, app: &TestApp, csrf: &str, name: &str, credential: &str) -> Page {
+async fn post_registration(
+    browser: &Browser,
+    app: &TestApp,
+    csrf: &str,
+    name: &str,
+    credential: &str,
+) -> Page {
     browser
         .post(
             &app.url("/account/passkeys"),
-            &[("csrf_token", csrf), ("name", name), ("credential", credential)],
+            &[
+                ("csrf_token", csrf),
+                ("name", name),
+                ("credential", credential),
+            ],
         )
         .await
 }

@@ -38,7 +38,12 @@ pub async fn signed_in(app: &TestApp, username: &str) -> Browser {
 }
 
 /// POSTs to a passkey options endpoint as `static/passkeys.js` does.
-pub async fn options(app: &TestApp, browser: &Browser, path: &str, csrf: &str) -> reqwest::Response {
+pub async fn options(
+    app: &TestApp,
+    browser: &Browser,
+    path: &str,
+    csrf: &str,
+) -> reqwest::Response {
     browser
         .http
         .post(app.url(path))
@@ -64,7 +69,12 @@ pub async fn register(app: &TestApp, browser: &Browser, name: &str) -> SoftKey {
 }
 
 /// `register` with these authenticator data flags.
-pub async fn register_with_flags(app: &TestApp, browser: &Browser, name: &str, flags: u8) -> SoftKey {
+pub async fn register_with_flags(
+    app: &TestApp,
+    browser: &Browser,
+    name: &str,
+    flags: u8,
+) -> SoftKey {
     let page = account_page(app, browser).await;
     let csrf = page.input("csrf_token").expect("csrf_token");
     let resp = options(app, browser, "/account/passkeys/options", &csrf).await;
@@ -82,7 +92,10 @@ pub async fn register_with_flags(app: &TestApp, browser: &Browser, name: &str, f
         )
         .await;
     assert_eq!(done.status, 303, "{done:?}");
-    assert_eq!(done.location.as_deref(), Some("/account/passkeys?done=registered"));
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/account/passkeys?done=registered")
+    );
     key
 }
 
@@ -106,7 +119,12 @@ pub async fn sign_in_options(app: &TestApp, browser: &Browser, page: &Page) -> V
 }
 
 /// Posts an assertion (or anything) as the login page's passkey form.
-pub async fn post_assertion(app: &TestApp, browser: &Browser, page: &Page, credential: &str) -> Page {
+pub async fn post_assertion(
+    app: &TestApp,
+    browser: &Browser,
+    page: &Page,
+    credential: &str,
+) -> Page {
     browser
         .post(
             &app.url("/login/passkey"),
@@ -121,10 +139,21 @@ pub async fn post_assertion(app: &TestApp, browser: &Browser, page: &Page, crede
 
 /// Exchanges a code from the callback for tokens; returns the ID token's claims.
 pub async fn id_token_claims(app: &TestApp, secret: &str, code: &str, verifier: &str) -> Value {
+    id_token_claims_at(app, secret, code, verifier, REDIRECT).await
+}
+
+/// `id_token_claims` for a code sent to `redirect_uri`.
+pub async fn id_token_claims_at(
+    app: &TestApp,
+    secret: &str,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Value {
     let body = format!(
         "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={verifier}",
         urlencode(code),
-        urlencode(REDIRECT)
+        urlencode(redirect_uri)
     );
     let resp = app.post_form("/token", &body, Some(("web", secret))).await;
     assert_eq!(resp.status(), 200, "token exchange");
