@@ -161,7 +161,7 @@ product_name = "Latchkey"
 # stylesheet = "brand.css"           # a file in assets_dir, loaded after the built-in styles
 
 [passkeys]
-# Passkeys (WebAuthn) on the login and account pages; docs/passkeys.md. The relying party
+# Passkeys (WebAuthn) on the login and account pages; docs/accounts.md (Passkeys). The relying party
 # id is the issuer's host: changing it later makes registered passkeys unusable. Unset,
 # passkeys are on when the issuer can be a relying party (https with a domain name).
 # enabled = true

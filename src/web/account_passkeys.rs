@@ -41,6 +41,21 @@ async fn signed_in(p: &Provider, page: &Page, jar: &CookieJar) -> Result<User, R
     }
 }
 
+/// A posted form of this page (CSRF token checked) and the signed-in user, or the response
+/// that refuses it.
+async fn posted(
+    p: &Provider,
+    page: &Page,
+    chrome: &Chrome<'_>,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(crate::oauth::Params, User), Response> {
+    let form = page_form(p, chrome, jar, headers, body).map_err(|page| *page)?;
+    let user = signed_in(p, page, jar).await?;
+    Ok((form, user))
+}
+
 pub async fn page_get(
     State(s): State<AppState>,
     page: Page,
@@ -143,12 +158,8 @@ pub async fn register(
 ) -> Response {
     let p = &s.provider;
     let chrome = page.chrome(None);
-    let form = match page_form(p, &chrome, &jar, &headers, &body) {
-        Ok(f) => f,
-        Err(page) => return *page,
-    };
-    let user = match signed_in(p, &page, &jar).await {
-        Ok(u) => u,
+    let (form, user) = match posted(p, &page, &chrome, &jar, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let (jar, ceremony) = take_ceremony_cookie(p, jar);
@@ -176,12 +187,8 @@ pub async fn rename(
 ) -> Response {
     let p = &s.provider;
     let chrome = page.chrome(None);
-    let form = match page_form(p, &chrome, &jar, &headers, &body) {
-        Ok(f) => f,
-        Err(page) => return *page,
-    };
-    let user = match signed_in(p, &page, &jar).await {
-        Ok(u) => u,
+    let (form, user) = match posted(p, &page, &chrome, &jar, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let result = p
@@ -202,11 +209,8 @@ pub async fn delete(
 ) -> Response {
     let p = &s.provider;
     let chrome = page.chrome(None);
-    if let Err(page) = page_form(p, &chrome, &jar, &headers, &body) {
-        return *page;
-    }
-    let user = match signed_in(p, &page, &jar).await {
-        Ok(u) => u,
+    let user = match posted(p, &page, &chrome, &jar, &headers, &body).await {
+        Ok((_, user)) => user,
         Err(r) => return r,
     };
     let result = p.remove_passkey(&user, &id, ip).await;

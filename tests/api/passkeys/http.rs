@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::authenticator::{BE, SoftKey, UP, UV};
 use super::{
-    account_page, client, id_token_claims, login_page, options, passkey_app, post_assertion,
-    register, sign_in_options, signed_in,
+    account_page, attempt, client, id_token_claims, login_page, options, passkey_app,
+    post_assertion, register, sign_in_options, signed_in,
 };
 use crate::flow::{Browser, Page, user};
 use crate::helpers::{TestApp, assert_oauth_error};
@@ -257,41 +257,20 @@ async fn forged_answers_are_refused_and_change_nothing() {
     assert_refused(&page, REFUSED);
 
     // For another relying party id (its hash in the authenticator data).
-    let opts = sign_in_options(&app, &other, &login).await;
     let rp_id = std::mem::replace(&mut key.rp_id, "example.com".into());
-    let page = post_assertion(
-        &app,
-        &other,
-        &login,
-        &key.assert(&opts, &app.address).to_string(),
-    )
-    .await;
+    let page = attempt(&app, &other, &login, |opts| key.assert(opts, &app.address)).await;
     assert_refused(&page, REFUSED);
     key.rp_id = rp_id;
 
     // A user handle that is not the one the credential was registered with.
-    let opts = sign_in_options(&app, &other, &login).await;
     let handle = std::mem::replace(&mut key.user_handle, vec![7; 16]);
-    let page = post_assertion(
-        &app,
-        &other,
-        &login,
-        &key.assert(&opts, &app.address).to_string(),
-    )
-    .await;
+    let page = attempt(&app, &other, &login, |opts| key.assert(opts, &app.address)).await;
     assert_refused(&page, REFUSED);
     key.user_handle = handle;
 
     // No user verification: a passkey must verify its user.
-    let opts = sign_in_options(&app, &other, &login).await;
     key.flags = UP;
-    let page = post_assertion(
-        &app,
-        &other,
-        &login,
-        &key.assert(&opts, &app.address).to_string(),
-    )
-    .await;
+    let page = attempt(&app, &other, &login, |opts| key.assert(opts, &app.address)).await;
     assert_refused(&page, REFUSED);
 
     assert_eq!(snapshot(&app).await, before, "nothing stored changed");
@@ -307,35 +286,23 @@ async fn a_counter_that_goes_backwards_is_refused() {
     let other = Browser::new();
 
     let (login, _) = login_page(&app, &other).await;
-    let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(
-        &app,
-        &other,
-        &login,
-        &key.assert_with_counter(&opts, &app.address, 5).to_string(),
-    )
+    let page = attempt(&app, &other, &login, |opts| {
+        key.assert_with_counter(opts, &app.address, 5)
+    })
     .await;
     assert_eq!(page.status, 303, "counter 5 after 0: {page:?}");
     let before = snapshot(&app).await;
 
     // A clone answering with an older counter.
     let (login, _) = login_page(&app, &other).await;
-    let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(
-        &app,
-        &other,
-        &login,
-        &key.assert_with_counter(&opts, &app.address, 3).to_string(),
-    )
+    let page = attempt(&app, &other, &login, |opts| {
+        key.assert_with_counter(opts, &app.address, 3)
+    })
     .await;
     assert_refused(&page, REFUSED);
-    let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(
-        &app,
-        &other,
-        &login,
-        &key.assert_with_counter(&opts, &app.address, 5).to_string(),
-    )
+    let page = attempt(&app, &other, &login, |opts| {
+        key.assert_with_counter(opts, &app.address, 5)
+    })
     .await;
     assert_refused(&page, REFUSED);
     assert_eq!(
@@ -345,13 +312,9 @@ async fn a_counter_that_goes_backwards_is_refused() {
     );
 
     // The real authenticator, counting on.
-    let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(
-        &app,
-        &other,
-        &login,
-        &key.assert_with_counter(&opts, &app.address, 6).to_string(),
-    )
+    let page = attempt(&app, &other, &login, |opts| {
+        key.assert_with_counter(opts, &app.address, 6)
+    })
     .await;
     assert_eq!(page.status, 303, "{page:?}");
 }
@@ -505,14 +468,7 @@ async fn passkeys_are_renamed_and_removed_only_by_their_owner() {
 
     let other = Browser::new();
     let (login, _) = login_page(&app, &other).await;
-    let opts = sign_in_options(&app, &other, &login).await;
-    let page = post_assertion(
-        &app,
-        &other,
-        &login,
-        &key.assert(&opts, &app.address).to_string(),
-    )
-    .await;
+    let page = attempt(&app, &other, &login, |opts| key.assert(opts, &app.address)).await;
     assert_refused(&page, REFUSED);
 }
 

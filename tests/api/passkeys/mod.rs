@@ -118,6 +118,18 @@ pub async fn sign_in_options(app: &TestApp, browser: &Browser, page: &Page) -> V
     resp.json().await.unwrap()
 }
 
+/// One passkey sign-in on the login page `page`: fresh options, and the credential that
+/// `answer` makes from them.
+pub async fn attempt(
+    app: &TestApp,
+    browser: &Browser,
+    page: &Page,
+    answer: impl FnOnce(&Value) -> Value,
+) -> Page {
+    let opts = sign_in_options(app, browser, page).await;
+    post_assertion(app, browser, page, &answer(&opts).to_string()).await
+}
+
 /// Posts an assertion (or anything) as the login page's passkey form.
 pub async fn post_assertion(
     app: &TestApp,
