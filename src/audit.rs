@@ -41,6 +41,14 @@ pub enum Kind {
     UserProfileChanged,
     KeyRotated,
     KeyRemoved,
+    PasskeyRegistered,
+    PasskeyRenamed,
+    PasskeyRemoved,
+    /// A passkey answer was refused (unknown or replayed ceremony, bad signature, wrong
+    /// origin, unknown credential).
+    PasskeyRejected,
+    /// A credential's sign counter went backwards: it may have been cloned.
+    PasskeyCounterRegressed,
 }
 
 impl Kind {
@@ -74,6 +82,11 @@ impl Kind {
             Kind::UserProfileChanged => "user.profile_changed",
             Kind::KeyRotated => "key.rotated",
             Kind::KeyRemoved => "key.removed",
+            Kind::PasskeyRegistered => "passkey.registered",
+            Kind::PasskeyRenamed => "passkey.renamed",
+            Kind::PasskeyRemoved => "passkey.removed",
+            Kind::PasskeyRejected => "passkey.rejected",
+            Kind::PasskeyCounterRegressed => "passkey.counter_regressed",
         }
     }
 }
@@ -100,6 +113,7 @@ pub struct Event<'a> {
     alg: Option<&'a str>,
     reason: Option<&'a str>,
     retry_after: Option<u64>,
+    amr: Option<&'a str>,
 }
 
 /// Usernames are written at most this long (a password typed into the username field by
@@ -123,6 +137,7 @@ impl<'a> Event<'a> {
             alg: None,
             reason: None,
             retry_after: None,
+            amr: None,
         }
     }
 
@@ -193,6 +208,12 @@ impl<'a> Event<'a> {
         self
     }
 
+    /// How a sign-in was proved: RFC 8176 `amr` values, space-separated (`hwk user`).
+    pub fn amr(mut self, amr: &'a str) -> Self {
+        self.amr = Some(amr);
+        self
+    }
+
     /// Seconds until a throttled or locked attempt may be made again.
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
@@ -215,6 +236,7 @@ impl<'a> Event<'a> {
             alg = self.alg,
             reason = self.reason,
             retry_after = self.retry_after,
+            amr = self.amr,
             "audit"
         );
     }
@@ -259,6 +281,11 @@ mod tests {
             Kind::UserPasswordChanged,
             Kind::KeyRotated,
             Kind::KeyRemoved,
+            Kind::PasskeyRegistered,
+            Kind::PasskeyRenamed,
+            Kind::PasskeyRemoved,
+            Kind::PasskeyRejected,
+            Kind::PasskeyCounterRegressed,
         ];
         let names: std::collections::HashSet<_> = all.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), all.len());

@@ -73,24 +73,29 @@ impl Application {
             .await
             .context("failed to load the revoked access tokens")?;
         let shared = Arc::new(store.clone());
-        let provider = Arc::new(Provider::new(
-            Arc::clone(&settings),
-            Ports {
-                clients: shared.clone(),
-                replay: shared.clone(),
-                revocations: shared.clone(),
-                users: shared.clone(),
-                sessions: shared.clone(),
-                consents: shared.clone(),
-                grants: shared.clone(),
-                login_throttle: shared.clone(),
-                two_factor: shared.clone(),
-                accounts: shared.clone(),
-            },
-            keys,
-            hasher,
-            sealer,
-        ));
+        let passkeys =
+            crate::oauth::passkeys::RelyingParty::from_settings(&settings, shared.clone())?;
+        let provider = Arc::new(
+            Provider::new(
+                Arc::clone(&settings),
+                Ports {
+                    clients: shared.clone(),
+                    replay: shared.clone(),
+                    revocations: shared.clone(),
+                    users: shared.clone(),
+                    sessions: shared.clone(),
+                    consents: shared.clone(),
+                    grants: shared.clone(),
+                    login_throttle: shared.clone(),
+                    two_factor: shared.clone(),
+                    accounts: shared.clone(),
+                },
+                keys,
+                hasher,
+                sealer,
+            )
+            .with_passkeys(passkeys),
+        );
         let janitor = spawn_janitor(
             store.clone(),
             Arc::clone(&provider.metrics),

@@ -15,6 +15,7 @@ mod m20261130_000070_logout;
 mod m20261201_000080_sign_in_methods;
 mod m20261201_000081_logout_outbox;
 mod m20261201_000090_two_factor;
+mod m20261201_000100_passkeys;
 mod m20261201_000110_exchange_issuers;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000080_sign_in_methods::Migration),
             Box::new(m20261201_000081_logout_outbox::Migration),
             Box::new(m20261201_000090_two_factor::Migration),
+            Box::new(m20261201_000100_passkeys::Migration),
             Box::new(m20261201_000110_exchange_issuers::Migration),
         ]
     }

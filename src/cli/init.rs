@@ -161,6 +161,13 @@ product_name = "Latchkey"
 # assets_dir = "/etc/latchkey/branding"
 # stylesheet = "brand.css"           # a file in assets_dir, loaded after the built-in styles
 
+[passkeys]
+# Passkeys (WebAuthn) on the login and account pages; docs/accounts.md (Passkeys). The relying party
+# id is the issuer's host: changing it later makes registered passkeys unusable. Unset,
+# passkeys are on when the issuer can be a relying party (https with a domain name).
+# enabled = true
+ceremony_ttl = {pct}
+
 # [forward_auth]
 # /forward-auth for API gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz);
 # docs/gateways.md. The gateway's address must be in http.trusted_proxies.
@@ -211,6 +218,7 @@ product_name = "Latchkey"
         cjm = k.client_jwks_min_refetch,
         mf = l.max_failures,
         fw = l.failure_window,
+        pct = d.passkeys.ceremony_ttl,
     )
 }
 

@@ -40,6 +40,8 @@ pub struct AccountOverview {
     pub user: User,
     pub apps: Vec<ConnectedApp>,
     pub sessions: Vec<SessionItem>,
+    /// How many passkeys the person has registered; `None` when passkeys are off.
+    pub passkeys: Option<usize>,
 }
 
 /// Why a change on the account page was refused. Each is shown next to its form.
@@ -101,10 +103,20 @@ impl Provider {
                 }
             })
             .collect();
+        let passkeys = match &self.passkeys {
+            Some(_) => Some(
+                self.list_passkeys(&user.id)
+                    .await
+                    .map_err(OAuthError::from)?
+                    .len(),
+            ),
+            None => None,
+        };
         Ok(AccountOverview {
             user,
             apps,
             sessions,
+            passkeys,
         })
     }
 

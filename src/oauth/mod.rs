@@ -18,6 +18,7 @@ pub mod interaction;
 pub mod introspect;
 pub mod model;
 pub mod params;
+pub mod passkeys;
 pub mod pkce;
 pub mod ports;
 pub mod revoke;
@@ -66,6 +67,8 @@ pub struct Provider {
     /// This node's memory of client-authentication lock states (`throttle`).
     client_lock_states: throttle::LockStateCache,
     issuer: String,
+    /// The WebAuthn relying party; `None` when passkeys are off.
+    passkeys: Option<passkeys::RelyingParty>,
 }
 
 /// The storage implementations a `Provider` needs.
@@ -122,9 +125,16 @@ impl Provider {
             metrics: Arc::new(Metrics::new()),
             client_lock_states: throttle::LockStateCache::default(),
             issuer,
+            passkeys: None,
         };
         provider.metadata_json = Arc::from(provider.metadata().to_string());
         provider
+    }
+
+    /// Turns passkeys on with this relying party (`passkeys::RelyingParty::from_settings`).
+    pub fn with_passkeys(mut self, rp: Option<passkeys::RelyingParty>) -> Self {
+        self.passkeys = rp;
+        self
     }
 
     /// The discovery document (RFC 8414, OpenID Connect Discovery) as JSON text.

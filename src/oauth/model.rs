@@ -194,3 +194,33 @@ pub struct RefreshToken {
     /// When it was exchanged for a new one; it stays usable for the grace window after.
     pub rotated_at: Option<i64>,
 }
+
+/// A registered passkey (WebAuthn credential).
+#[derive(Debug, Clone)]
+pub struct StoredPasskey {
+    pub id: String,
+    pub user_id: String,
+    /// base64url of the credential id.
+    pub credential_id: String,
+    /// base64url of the user handle the credential was created with.
+    pub user_handle: String,
+    /// The credential as the WebAuthn library serialises it (public key, sign counter).
+    pub credential: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A WebAuthn ceremony in progress: the server's half (challenge, policy), kept until the
+/// browser answers and used once.
+#[derive(Debug, Clone)]
+pub struct PasskeyCeremony {
+    /// Keyed hash of the random id held in the browser's cookie.
+    pub id_hash: String,
+    pub kind: String,
+    /// The user registering a passkey, or the user a second-factor check is for.
+    pub user_id: Option<String>,
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}

@@ -260,3 +260,35 @@ pub trait TwoFactorRepository: Send + Sync {
     async fn use_recovery_code(&self, user_id: &str, hash: &str, now: i64) -> anyhow::Result<bool>;
     async fn unused_recovery_codes(&self, user_id: &str) -> anyhow::Result<u64>;
 }
+
+use super::model::{PasskeyCeremony, StoredPasskey};
+
+/// Registered passkeys (WebAuthn credentials) and the ceremonies in progress.
+#[async_trait]
+pub trait PasskeyRepository: Send + Sync {
+    /// The user's passkeys, oldest first.
+    async fn list_passkeys(&self, user_id: &str) -> anyhow::Result<Vec<StoredPasskey>>;
+    /// The passkey with this credential id (base64url), whoever it belongs to.
+    async fn find_passkey_by_credential_id(
+        &self,
+        credential_id: &str,
+    ) -> anyhow::Result<Option<StoredPasskey>>;
+    /// Stores a new passkey; `false` when its credential id is registered already.
+    async fn create_passkey(&self, passkey: &StoredPasskey) -> anyhow::Result<bool>;
+    /// Renames one of the user's passkeys; `false` when the user has none with this id.
+    async fn rename_passkey(&self, user_id: &str, id: &str, name: &str) -> anyhow::Result<bool>;
+    /// Deletes one of the user's passkeys; `false` when the user has none with this id.
+    async fn delete_passkey(&self, user_id: &str, id: &str) -> anyhow::Result<bool>;
+    /// After a sign-in: the credential's new serialised form (sign counter, backup state)
+    /// and when it was used.
+    async fn record_passkey_use(&self, id: &str, credential: &str, at: i64) -> anyhow::Result<()>;
+
+    async fn create_passkey_ceremony(&self, ceremony: &PasskeyCeremony) -> anyhow::Result<()>;
+    /// Removes and returns the ceremony if it exists and has not expired at `now`. Atomic
+    /// across nodes: of two concurrent calls at most one gets it.
+    async fn take_passkey_ceremony(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<PasskeyCeremony>>;
+}

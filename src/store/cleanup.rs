@@ -40,6 +40,10 @@ const RULES: &[Rule] = &[
         condition: |now| format!("expires_at < {now}"),
     },
     Rule {
+        table: "passkey_ceremonies",
+        condition: |now| format!("expires_at < {now}"),
+    },
+    Rule {
         table: "sessions",
         condition: |now| format!("expires_at < {now}"),
     },

@@ -13,6 +13,7 @@ mod exchange_policy;
 mod grants;
 mod keys;
 mod login_failures;
+mod passkeys;
 mod sessions;
 mod tokens;
 mod two_factor;

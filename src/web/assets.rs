@@ -15,6 +15,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/style.css"),
     ),
     (
+        "passkeys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/passkeys.js"),
+    ),
+    (
         "logo.svg",
         "image/svg+xml",
         include_bytes!("../../static/logo.svg"),

@@ -2,6 +2,7 @@
 //! protocol errors to responses. Handlers extract, call `oauth::Provider`, and map; no
 //! protocol decisions are made here.
 mod account;
+mod account_passkeys;
 mod assets;
 mod authorize;
 mod client_addr;
@@ -16,6 +17,7 @@ mod metrics;
 mod pages;
 mod qr;
 mod security_headers;
+mod passkeys;
 mod serve;
 mod signin;
 mod token;
@@ -125,6 +127,21 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/account/two-factor/remove", post(two_factor::remove_post))
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
+        .route("/login/passkey", post(passkeys::login_post))
+        .route("/login/passkey/options", post(passkeys::sign_in_options))
+        .route(
+            "/account/passkeys",
+            get(account_passkeys::page_get).post(account_passkeys::register),
+        )
+        .route("/account/passkeys/options", post(account_passkeys::options))
+        .route(
+            "/account/passkeys/{id}/rename",
+            post(account_passkeys::rename),
+        )
+        .route(
+            "/account/passkeys/{id}/delete",
+            post(account_passkeys::delete),
+        )
         .route("/forward-auth", any(forward_auth::forward_auth))
         .route("/forward-auth/{*path}", any(forward_auth::forward_auth))
         .route("/static/{file}", get(assets::asset))

@@ -137,7 +137,7 @@ pub fn page_form(
     Ok(form)
 }
 
-fn csrf_ok(p: &Provider, jar: &CookieJar, presented: Option<&str>) -> bool {
+pub fn csrf_ok(p: &Provider, jar: &CookieJar, presented: Option<&str>) -> bool {
     let Some(presented) = presented else {
         return false;
     };
@@ -165,6 +165,28 @@ pub fn render<T: Template>(
     view: &T,
     form_action_extra: Option<&str>,
 ) -> Response {
+    render_page(chrome, status, view, form_action_extra, false)
+}
+
+/// `render` for a page that loads this site's scripts (`/static/*.js`, e.g. passkeys) and
+/// lets them call back to this site: `script-src 'self'; connect-src 'self'`, still no
+/// inline script.
+pub fn render_scripted<T: Template>(
+    chrome: &Chrome,
+    status: StatusCode,
+    view: &T,
+    form_action_extra: Option<&str>,
+) -> Response {
+    render_page(chrome, status, view, form_action_extra, true)
+}
+
+fn render_page<T: Template>(
+    chrome: &Chrome,
+    status: StatusCode,
+    view: &T,
+    form_action_extra: Option<&str>,
+    scripts: bool,
+) -> Response {
     let body = match view.render() {
         Ok(b) => b,
         Err(e) => {
@@ -181,8 +203,13 @@ pub fn render<T: Template>(
         Some(origin) => format!("'self' {origin}"),
         None => "'self'".to_owned(),
     };
+    let scripts = if scripts {
+        " script-src 'self'; connect-src 'self';"
+    } else {
+        ""
+    };
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src {img_src}; font-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'self'; img-src {img_src}; font-src 'self';{scripts} form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     );
     let mut resp = (status, Html(body)).into_response();
     let h = resp.headers_mut();

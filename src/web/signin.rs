@@ -8,7 +8,8 @@ use axum_extra::extract::CookieJar;
 
 use super::AppState;
 use super::pages::{
-    csrf_token, error_page, form_action_source, redirect, render, session_cookie_name,
+    csrf_token, error_page, form_action_source, redirect, render, render_scripted,
+    session_cookie_name,
 };
 use super::ui::{Chrome, Page};
 use super::views::LoginView;
@@ -60,7 +61,13 @@ pub(super) fn login_page(
         csrf_token: csrf,
         req: ticket,
         username,
+        passkeys: p.passkeys_enabled(),
     };
     let action = form_action_source(&prompt.destination);
-    (jar, render(chrome, StatusCode::OK, &view, Some(&action))).into_response()
+    let page = if view.passkeys {
+        render_scripted(chrome, StatusCode::OK, &view, Some(&action))
+    } else {
+        render(chrome, StatusCode::OK, &view, Some(&action))
+    };
+    (jar, page).into_response()
 }

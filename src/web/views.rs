@@ -26,6 +26,8 @@ pub struct LoginView<'a> {
     pub req: String,
     /// Prefilled after a failed attempt; empty on the first visit.
     pub username: String,
+    /// Offer "Sign in with a passkey" (and passkeys in the username's autofill).
+    pub passkeys: bool,
 }
 
 /// One requested permission on the consent page.
@@ -140,6 +142,7 @@ mod tests {
             csrf_token: "csrf-123".to_owned(),
             req: "req-456".to_owned(),
             username: username.to_owned(),
+            passkeys: false,
         }
     }
 
@@ -293,4 +296,27 @@ mod tests {
             );
         }
     }
+}
+
+/// One row of the passkey list.
+pub struct PasskeyItem {
+    pub id: String,
+    pub name: String,
+    /// Dates (YYYY-MM-DD, UTC) or the catalogue's "never".
+    pub created: String,
+    pub last_used: String,
+}
+
+/// `GET /account/passkeys`: the person's passkeys, rename and remove forms, and the form
+/// that registers a new one (through `static/passkeys.js`).
+#[derive(Template)]
+#[template(path = "account_passkeys.html")]
+pub struct AccountPasskeysView<'a> {
+    pub chrome: &'a Chrome<'a>,
+    pub passkeys: Vec<PasskeyItem>,
+    /// What the last action did ("Passkey added.").
+    pub notice: Option<String>,
+    /// Why the last action was refused; never an internal cause.
+    pub error: Option<String>,
+    pub csrf_token: String,
 }

@@ -30,7 +30,7 @@ use crate::flow::{PASSWORD, pkce, user};
 use crate::helpers::{TestApp, spawn_app, urlencode};
 
 /// The longest any single wait in this file may take.
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 /// Backstop for the whole journey, in case chromedriver stops answering mid-command.
 const WHOLE_TEST: Duration = Duration::from_secs(60);
 
@@ -251,7 +251,7 @@ async fn branded_journey(app: &TestApp, browser: &Client, rp: &RelyingParty) {
     save_screenshot(browser, "branded-error.png").await;
 }
 
-async fn fill(browser: &Client, id: &str, value: &str) {
+pub(crate) async fn fill(browser: &Client, id: &str, value: &str) {
     browser
         .find(Locator::Id(id))
         .await
@@ -454,13 +454,13 @@ fn authorize_url(
     url.into()
 }
 
-async fn bounded(journey: impl Future<Output = ()>) {
+pub(crate) async fn bounded(journey: impl Future<Output = ()>) {
     tokio::time::timeout(WHOLE_TEST, journey)
         .await
         .expect("the browser journey finished in time");
 }
 
-async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
     browser
         .wait()
         .at_most(WAIT)
@@ -469,16 +469,16 @@ async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element 
         .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
 }
 
-async fn text(browser: &Client, css: &str) -> String {
+pub(crate) async fn text(browser: &Client, css: &str) -> String {
     wait_for(browser, css).await.text().await.unwrap()
 }
 
-async fn click(browser: &Client, css: &str) {
+pub(crate) async fn click(browser: &Client, css: &str) {
     wait_for(browser, css).await.click().await.unwrap();
 }
 
 /// Polls until the browser is at a URL starting with `prefix`; returns that URL.
-async fn wait_for_url(browser: &Client, prefix: &str) -> String {
+pub(crate) async fn wait_for_url(browser: &Client, prefix: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         let at = browser.current_url().await.unwrap().to_string();
@@ -492,7 +492,7 @@ async fn wait_for_url(browser: &Client, prefix: &str) -> String {
 
 /// Saves a screenshot of the viewport for the docs, only when asked to, so ordinary test
 /// runs leave the working tree clean.
-async fn save_screenshot(browser: &Client, name: &str) {
+pub(crate) async fn save_screenshot(browser: &Client, name: &str) {
     if std::env::var("LATCHKEY_WRITE_SCREENSHOTS").as_deref() != Ok("1") {
         return;
     }
@@ -503,13 +503,13 @@ async fn save_screenshot(browser: &Client, name: &str) {
 }
 
 /// The client's side of the redirect: records the callback query and says "signed in".
-struct RelyingParty {
-    callback: String,
-    received: mpsc::UnboundedReceiver<HashMap<String, String>>,
+pub(crate) struct RelyingParty {
+    pub(crate) callback: String,
+    pub(crate) received: mpsc::UnboundedReceiver<HashMap<String, String>>,
 }
 
 impl RelyingParty {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the relying party");
@@ -534,16 +534,16 @@ async fn callback_page(
 /// A chromedriver process in its own process group with its own TMPDIR. Dropping it
 /// terminates the whole group, so a test that panics with a session open does not leave
 /// Chromium running, and removes the profile folders Chromium leaves in the temp dir.
-struct ChromeDriver {
+pub(crate) struct ChromeDriver {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     // Dropped after the processes are gone (fields drop after `Drop::drop`).
     tmp: tempfile::TempDir,
 }
 
 impl ChromeDriver {
     /// Starts chromedriver, or returns None when browser tests are switched off.
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         if std::env::var("LATCHKEY_SKIP_BROWSER_TESTS").as_deref() == Ok("1") {
             println!("browser test skipped: LATCHKEY_SKIP_BROWSER_TESTS=1");
             return None;
@@ -598,7 +598,7 @@ impl ChromeDriver {
     }
 
     /// A new headless Chromium session.
-    async fn session(&self) -> Client {
+    pub(crate) async fn session(&self) -> Client {
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {

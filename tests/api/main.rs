@@ -20,6 +20,7 @@ mod introspection;
 mod keys;
 mod logout;
 mod metrics;
+mod passkeys;
 mod private_key_jwt;
 mod revocation;
 mod several_nodes;

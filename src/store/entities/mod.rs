@@ -9,6 +9,8 @@ pub mod grant_access_token;
 pub mod login_failure;
 pub mod logout_outbox;
 pub mod recovery_code;
+pub mod passkey;
+pub mod passkey_ceremony;
 pub mod refresh_token;
 pub mod revoked_token;
 pub mod session;

@@ -132,11 +132,10 @@ impl<'a> AccountView<'a> {
 }
 
 /// The "Sign-in methods" list. Each method adds its own line here (from what
-/// `AccountOverview` says the person has), with a link to its management page when it has one
-/// (`/account/two-factor`, `/account/passkeys`).
-fn sign_in_methods(chrome: &Chrome<'_>, _overview: &AccountOverview) -> Vec<MethodItem> {
+/// `AccountOverview` says the person has), with a link to its management page when it has one.
+fn sign_in_methods(chrome: &Chrome<'_>, overview: &AccountOverview) -> Vec<MethodItem> {
     let t = chrome.t;
-    vec![
+    let mut methods = vec![
         MethodItem {
             name: t.method_password.clone(),
             status: t.method_password_status.clone(),
@@ -153,7 +152,21 @@ fn sign_in_methods(chrome: &Chrome<'_>, _overview: &AccountOverview) -> Vec<Meth
                 label: t.method_authenticator_manage.clone(),
             }),
         },
-    ]
+    ];
+    if let Some(count) = overview.passkeys {
+        methods.push(MethodItem {
+            name: t.passkeys_title.clone(),
+            status: match count {
+                0 => t.passkeys_none.clone(),
+                n => t.method_passkeys_status.replace("{count}", &n.to_string()),
+            },
+            manage: Some(Link {
+                href: "/account/passkeys".into(),
+                label: t.method_passkeys_manage.clone(),
+            }),
+        });
+    }
+    methods
 }
 
 /// `amr` in words: the methods, and whether that made two factors.
