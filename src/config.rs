@@ -133,7 +133,6 @@ fn default_trusted_algorithms() -> Vec<String> {
 
 fn default_trusted_typs() -> Vec<String> {
     vec!["at+jwt".into(), "application/at+jwt".into()]
-
 }
 
 /// Passkeys (WebAuthn Level 3). The relying party id is the issuer's host and the only
