@@ -86,11 +86,31 @@ async fn journey(app: &TestApp, browser: &Client, mut rp: RelyingParty, secret: 
         .goto(&authorize_url(app, &rp.callback, &challenge))
         .await
         .unwrap();
-    let button = wait_for(browser, "#passkey-sign-in:not([hidden]) button").await;
-    save_screenshot(browser, "login-passkey.png").await;
-    // Conditional mediation may already have signed in from autofill; then the page is
-    // gone and the click has nothing to do.
-    let _ = button.click().await;
+    // Conditional mediation (autofill) may sign in by itself as soon as the page loads, with
+    // the virtual authenticator answering at once: then the page is gone before the button
+    // can be found, and there is nothing to click.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let url = browser.current_url().await.unwrap();
+        if url.as_str().starts_with(rp.callback.as_str()) {
+            break;
+        }
+        if let Ok(button) = browser
+            .find(fantoccini::Locator::Css(
+                "#passkey-sign-in:not([hidden]) button",
+            ))
+            .await
+        {
+            save_screenshot(browser, "login-passkey.png").await;
+            let _ = button.click().await;
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "neither the passkey button nor the relying party's callback appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     // Assert: back at the relying party with a code whose ID token says how.
     wait_for_url(browser, &rp.callback).await;
