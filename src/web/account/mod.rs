@@ -113,12 +113,12 @@ async fn account_page(
 /// from a signed-in browser. Anything else is answered before the handler runs: 403 for a
 /// bad token, the sign-in redirect without a session.
 pub struct AccountForm {
-    page: Page,
-    jar: CookieJar,
-    ip: Option<IpAddr>,
+    pub(in crate::web) page: Page,
+    pub(in crate::web) jar: CookieJar,
+    pub(in crate::web) ip: Option<IpAddr>,
     form: Params,
     session: Session,
-    user: User,
+    pub(in crate::web) user: User,
 }
 
 impl FromRequest<AppState> for AccountForm {
@@ -152,7 +152,7 @@ impl FromRequest<AppState> for AccountForm {
 }
 
 impl AccountForm {
-    fn field(&self, name: &str) -> &str {
+    pub(in crate::web) fn field(&self, name: &str) -> &str {
         self.form.get(name).unwrap_or("")
     }
 }

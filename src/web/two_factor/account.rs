@@ -1,9 +1,8 @@
 //! `/account/two-factor`: set up an authenticator (QR code and key, confirmed by a first
 //! code), see and renew the recovery codes, remove it (a current code or the password).
 //! Behind the account page's session; every form CSRF-protected.
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
@@ -11,10 +10,10 @@ use super::views::{AccountTwoFactorView, EnrolView, RecoveryCodesView};
 use crate::oauth::Provider;
 use crate::oauth::model::User;
 use crate::oauth::two_factor::TwoFactorError;
-use crate::web::account::signed_in;
-use crate::web::pages::{csrf_token, error_page, page_form, redirect, render};
+use crate::web::AppState;
+use crate::web::account::{AccountForm, signed_in};
+use crate::web::pages::{csrf_token, error_page, redirect, render};
 use crate::web::ui::{Chrome, Page};
-use crate::web::{AppState, ClientAddr};
 
 const PAGE: &str = "/account/two-factor";
 
@@ -82,83 +81,41 @@ async fn settings_page(
 }
 
 /// POST /account/two-factor/enrol: the first code confirms the authenticator.
-pub async fn enrol_post(
-    State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    page: Page,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn enrol_post(State(s): State<AppState>, f: AccountForm) -> Response {
     let p = &s.provider;
-    let chrome = page.chrome(None);
-    let form = match page_form(p, &chrome, &jar, &headers, &body) {
-        Ok(f) => f,
-        Err(resp) => return *resp,
-    };
-    let (_, user) = match signed_in(p, &chrome, &jar).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    let code = form.get("code").unwrap_or("");
-    match p.confirm_authenticator_enrolment(&user, code, ip).await {
-        Ok(codes) => codes_page(p, &chrome, jar, codes),
+    let chrome = f.page.chrome(None);
+    match p
+        .confirm_authenticator_enrolment(&f.user, f.field("code"), f.ip)
+        .await
+    {
+        Ok(codes) => codes_page(p, &chrome, f.jar, codes),
         Err(TwoFactorError::Internal(e)) => error_page(&chrome, &e),
-        Err(e) => settings_page(p, &chrome, jar, &user, Some(&e)).await,
+        Err(e) => settings_page(p, &chrome, f.jar, &f.user, Some(&e)).await,
     }
 }
 
 /// POST /account/two-factor/recovery-codes: ten new codes replace the old ones.
-pub async fn recovery_codes_post(
-    State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    page: Page,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn recovery_codes_post(State(s): State<AppState>, f: AccountForm) -> Response {
     let p = &s.provider;
-    let chrome = page.chrome(None);
-    if let Err(resp) = page_form(p, &chrome, &jar, &headers, &body) {
-        return *resp;
-    }
-    let (_, user) = match signed_in(p, &chrome, &jar).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    match p.regenerate_recovery_codes(&user, ip).await {
-        Ok(codes) => codes_page(p, &chrome, jar, codes),
+    let chrome = f.page.chrome(None);
+    match p.regenerate_recovery_codes(&f.user, f.ip).await {
+        Ok(codes) => codes_page(p, &chrome, f.jar, codes),
         Err(e) => error_page(&chrome, &e.into()),
     }
 }
 
 /// POST /account/two-factor/remove: a current code or the password removes the
 /// authenticator and its recovery codes.
-pub async fn remove_post(
-    State(s): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    page: Page,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn remove_post(State(s): State<AppState>, f: AccountForm) -> Response {
     let p = &s.provider;
-    let chrome = page.chrome(None);
-    let form = match page_form(p, &chrome, &jar, &headers, &body) {
-        Ok(f) => f,
-        Err(resp) => return *resp,
-    };
-    let (_, user) = match signed_in(p, &chrome, &jar).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
+    let chrome = f.page.chrome(None);
     match p
-        .remove_authenticator(&user, form.get("proof").unwrap_or(""), ip)
+        .remove_authenticator(&f.user, f.field("proof"), f.ip)
         .await
     {
-        Ok(()) => (jar, redirect(PAGE)).into_response(),
+        Ok(()) => (f.jar, redirect(PAGE)).into_response(),
         Err(TwoFactorError::Internal(e)) => error_page(&chrome, &e),
-        Err(e) => settings_page(p, &chrome, jar, &user, Some(&e)).await,
+        Err(e) => settings_page(p, &chrome, f.jar, &f.user, Some(&e)).await,
     }
 }
 
