@@ -110,9 +110,10 @@ impl Provider {
         t: i64,
     ) -> OAuthResult<(FailureStats, FailureStats)> {
         let since = t - self.settings.client_auth.failure_window as i64;
-        let pair = self.login_throttle.failure_stats(&keys.pair, since).await?;
-        let all = self.login_throttle.failure_stats(&keys.all, since).await?;
-        Ok((pair, all))
+        Ok(self
+            .login_throttle
+            .failure_stats(&keys.pair, &keys.all, since)
+            .await?)
     }
 
     /// The credential checks proper, without throttling.

@@ -176,8 +176,10 @@ impl Provider {
         let t = now();
         let limits = &self.settings.login;
         let since = t - limits.failure_window as i64;
-        let pair_stats = self.login_throttle.failure_stats(&pair, since).await?;
-        let all_stats = self.login_throttle.failure_stats(&account, since).await?;
+        let (pair_stats, all_stats) = self
+            .login_throttle
+            .failure_stats(&pair, &account, since)
+            .await?;
         // A refused attempt costs no password check, for known and unknown names alike, and
         // is not recorded (hammering a lock does not extend it).
         match throttle::verdict(limits, pair_stats, all_stats, t) {

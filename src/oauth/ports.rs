@@ -98,8 +98,14 @@ pub trait UserRepository: Send + Sync {
 /// node. Subjects are opaque keyed hashes made by `oauth::throttle`'s callers.
 #[async_trait]
 pub trait LoginThrottle: Send + Sync {
-    /// Failures recorded for `subject` at or after `since`: how many, and the latest.
-    async fn failure_stats(&self, subject: &str, since: i64) -> anyhow::Result<FailureStats>;
+    /// Failures recorded at or after `since` under each of two subjects (an address and
+    /// name pair, and the name or client alone), in one round trip: how many, and the latest.
+    async fn failure_stats(
+        &self,
+        pair: &str,
+        all: &str,
+        since: i64,
+    ) -> anyhow::Result<(FailureStats, FailureStats)>;
     /// Records one failure at `at` under each subject.
     async fn record_failure(&self, subjects: &[&str], at: i64) -> anyhow::Result<()>;
     async fn clear_failures(&self, subject: &str) -> anyhow::Result<()>;

@@ -12,22 +12,35 @@ use crate::oauth::throttle::FailureStats;
 
 #[async_trait]
 impl LoginThrottle for Store {
-    async fn failure_stats(&self, subject: &str, since: i64) -> anyhow::Result<FailureStats> {
-        let row: Option<(i64, Option<i64>)> = login_failure::Entity::find()
+    async fn failure_stats(
+        &self,
+        pair: &str,
+        all: &str,
+        since: i64,
+    ) -> anyhow::Result<(FailureStats, FailureStats)> {
+        // One row per subject that has failures in the window (none for a clean one).
+        let rows: Vec<(String, i64, Option<i64>)> = login_failure::Entity::find()
             .select_only()
+            .column(login_failure::Column::Subject)
             .column_as(login_failure::Column::Id.count(), "n")
             .column_as(login_failure::Column::At.max(), "last")
-            .filter(login_failure::Column::Subject.eq(subject))
+            .filter(login_failure::Column::Subject.is_in([pair, all]))
             .filter(login_failure::Column::At.gte(since))
+            .group_by(login_failure::Column::Subject)
             .into_tuple()
-            .one(&self.db)
+            .all(&self.db)
             .await
             .db_context("failed to count failed attempts")?;
-        let (count, last_at) = row.unwrap_or((0, None));
-        Ok(FailureStats {
-            count: count.max(0) as u64,
-            last_at,
-        })
+        let stats = |subject: &str| {
+            rows.iter().find(|(s, _, _)| s == subject).map_or(
+                FailureStats::default(),
+                |(_, n, last_at)| FailureStats {
+                    count: (*n).max(0) as u64,
+                    last_at: *last_at,
+                },
+            )
+        };
+        Ok((stats(pair), stats(all)))
     }
 
     async fn record_failure(&self, subjects: &[&str], at: i64) -> anyhow::Result<()> {

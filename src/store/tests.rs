@@ -14,8 +14,9 @@ use crate::domain::ClientId;
 use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken, Session, User};
 use crate::oauth::ports::{
     AccessTokenRevocations, AssertionReplayCache, ClientRepository, ConsentRepository,
-    GrantRepository, SessionRepository, UserRepository,
+    GrantRepository, LoginThrottle, SessionRepository, UserRepository,
 };
+use crate::oauth::throttle::FailureStats;
 
 /// Runs `f` on a fresh SQLite store and, when configured, on a fresh PostgreSQL store.
 pub(super) async fn on_each_backend<F, Fut>(f: F)
@@ -147,6 +148,44 @@ async fn migrations_are_idempotent_and_reversible() {
         Migrator::up(&store.db, None).await.unwrap();
         store.ping().await.unwrap();
         assert!(store.list_clients().await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failure_counts_of_both_subjects_come_back_in_order_within_the_window() {
+    on_each_backend(|store| async move {
+        let t = unix_now();
+        let none = FailureStats::default();
+        assert_eq!(
+            store.failure_stats("pair", "all", t - 60).await.unwrap(),
+            (none, none)
+        );
+        store
+            .record_failure(&["pair", "all"], t - 100)
+            .await
+            .unwrap();
+        store.record_failure(&["all"], t - 30).await.unwrap();
+        store.record_failure(&["all"], t - 10).await.unwrap();
+        store.record_failure(&["other"], t - 5).await.unwrap();
+        let stats = |count, last| FailureStats {
+            count,
+            last_at: Some(last),
+        };
+        // The failure at t - 100 is outside the window; "other" is not counted.
+        assert_eq!(
+            store.failure_stats("pair", "all", t - 60).await.unwrap(),
+            (none, stats(2, t - 10))
+        );
+        assert_eq!(
+            store.failure_stats("all", "pair", t - 200).await.unwrap(),
+            (stats(3, t - 10), stats(1, t - 100))
+        );
+        // The same subject twice (no distinct pair) counts once for each.
+        assert_eq!(
+            store.failure_stats("all", "all", t - 60).await.unwrap(),
+            (stats(2, t - 10), stats(2, t - 10))
+        );
     })
     .await;
 }

@@ -353,8 +353,10 @@ impl Provider {
     ) -> Result<(), TwoFactorError> {
         let t = now();
         let since = t - self.settings.login.failure_window as i64;
-        let pair = self.login_throttle.failure_stats(&s.pair, since).await?;
-        let all = self.login_throttle.failure_stats(&s.account, since).await?;
+        let (pair, all) = self
+            .login_throttle
+            .failure_stats(&s.pair, &s.account, since)
+            .await?;
         match throttle::verdict(&self.settings.login, pair, all, t) {
             Verdict::Allow => Ok(()),
             Verdict::Wait { retry_after } => {
@@ -400,8 +402,10 @@ impl Provider {
             event = event.client(c);
         }
         event.emit();
-        let pair = self.login_throttle.failure_stats(&s.pair, since).await?;
-        let all = self.login_throttle.failure_stats(&s.account, since).await?;
+        let (pair, all) = self
+            .login_throttle
+            .failure_stats(&s.pair, &s.account, since)
+            .await?;
         if let Verdict::Locked { retry_after } =
             throttle::verdict(&self.settings.login, pair, all, t)
         {
