@@ -27,6 +27,7 @@ pub struct Application {
     reloader: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
     postman: tokio::task::JoinHandle<()>,
+    memory_release: tokio::task::JoinHandle<()>,
     revocation_refresher: Option<tokio::task::JoinHandle<()>>,
     pub provider: Arc<Provider>,
     pub store: Store,
@@ -105,6 +106,7 @@ impl Application {
             Arc::clone(&provider),
             Duration::from_secs(settings.tokens.logout_outbox_interval.max(1)),
         );
+        let memory_release = spawn_memory_release(Arc::clone(&provider));
         let shutting_down = Arc::new(AtomicBool::new(false));
         let state = AppState {
             provider: Arc::clone(&provider),
@@ -132,6 +134,7 @@ impl Application {
             reloader,
             janitor,
             postman,
+            memory_release,
             revocation_refresher,
             provider,
             store,
@@ -173,6 +176,7 @@ impl Application {
         self.reloader.abort();
         self.janitor.abort();
         self.postman.abort();
+        self.memory_release.abort();
         if let Some(r) = self.revocation_refresher {
             r.abort();
         }
@@ -191,8 +195,24 @@ fn load_ui(settings: &Settings) -> anyhow::Result<web::Ui> {
     Ok(web::Ui { theme, catalogues })
 }
 
-/// Deletes expired rows now and then, so that tables of short-lived records stay small.
-/// Every node runs it; on PostgreSQL a node skips its turn while another one is cleaning
+/// Frees the password hasher's working memory (19 MiB per core) once no sign-in has used it
+/// for `PASSWORD_MEMORY_IDLE`: after a burst of sign-ins, an idle server goes back to its
+/// idle size.
+fn spawn_memory_release(provider: Arc<Provider>) -> tokio::task::JoinHandle<()> {
+    const PASSWORD_MEMORY_IDLE: Duration = Duration::from_secs(60);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PASSWORD_MEMORY_IDLE / 2);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let freed = provider.passwords.release_idle(PASSWORD_MEMORY_IDLE);
+            if freed > 0 {
+                tracing::debug!(buffers = freed, "freed idle password-hashing memory");
+            }
+        }
+    })
+}
+
 /// Delivers the back-channel logouts of sessions ended elsewhere (the CLI, another node
 /// that stopped before delivering): the logout outbox, every `every`.
 fn spawn_logout_postman(provider: Arc<Provider>, every: Duration) -> tokio::task::JoinHandle<()> {
@@ -206,6 +226,8 @@ fn spawn_logout_postman(provider: Arc<Provider>, every: Duration) -> tokio::task
     })
 }
 
+/// Deletes expired rows now and then, so that tables of short-lived records stay small.
+/// Every node runs it; on PostgreSQL a node skips its turn while another one is cleaning
 /// (see `Store::purge_expired`). Deleted-row counts go to the metrics.
 fn spawn_janitor(
     store: Store,

@@ -1,4 +1,5 @@
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -8,7 +9,8 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 ///
 /// Verification reuses its 19 MiB working memory: at most `slots` buffers (one per core by
 /// default) are kept, and `verify_bounded` runs at most that many verifications at once, so
-/// a burst of sign-ins costs CPU time, not one more 19 MiB allocation per request.
+/// a burst of sign-ins costs CPU time, not one more 19 MiB allocation per request. Buffers
+/// unused for a while are freed (`release_idle`), so the memory goes back once sign-ins stop.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
@@ -16,8 +18,9 @@ pub struct PasswordHasher {
     /// unknown and known usernames cost the same. Made on first use (it costs one argon2id
     /// hash, which start-up need not wait for).
     dummy_hash: Arc<OnceLock<String>>,
-    /// Working memory of finished verifications, ready for the next ones.
-    spare: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// Working memory of finished verifications, ready for the next ones, with the time
+    /// each was given back.
+    spare: Arc<Mutex<Vec<(Vec<Block>, Instant)>>>,
     slots: usize,
     running: Arc<tokio::sync::Semaphore>,
 }
@@ -138,7 +141,7 @@ impl PasswordHasher {
     fn take_memory(&self, blocks: usize) -> Vec<Block> {
         let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match spare {
-            Some(m) if m.len() >= blocks => m,
+            Some((m, _)) if m.len() >= blocks => m,
             _ => vec![Block::default(); blocks.max(self.params.block_count())],
         }
     }
@@ -151,8 +154,23 @@ impl PasswordHasher {
         }
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
         if spare.len() < self.slots {
-            spare.push(memory);
+            spare.push((memory, Instant::now()));
         }
+    }
+
+    /// Frees the kept working memory that no verification has used for `idle`; returns how
+    /// many buffers were freed. Each is a separate mapping, so freeing it returns it to the
+    /// system at once.
+    pub fn release_idle(&self, idle: Duration) -> usize {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let before = spare.len();
+        spare.retain(|(_, since)| since.elapsed() < idle);
+        before - spare.len()
+    }
+
+    /// How many working buffers are kept for the next verifications.
+    pub fn kept_buffers(&self) -> usize {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
@@ -193,6 +211,23 @@ mod tests {
         let argon2i = own.replacen("$argon2id$", "$argon2i$", 1);
         assert!(!h.verify("pw three", Some(&argon2i)));
         assert!(!h.verify("pw three", Some("not a hash")));
+    }
+
+    #[test]
+    fn idle_working_memory_is_freed_and_busy_memory_kept() {
+        let h = PasswordHasher::new(1024, 1, 1);
+        let own = h.hash("pw").unwrap();
+        assert_eq!(h.kept_buffers(), 0);
+        assert!(h.verify("pw", Some(&own)));
+        assert_eq!(h.kept_buffers(), 1);
+        assert_eq!(h.release_idle(Duration::from_secs(3600)), 0);
+        assert_eq!(h.kept_buffers(), 1);
+        assert_eq!(h.release_idle(Duration::ZERO), 1);
+        assert_eq!(h.kept_buffers(), 0);
+        // The next verification allocates again and answers the same.
+        assert!(h.verify("pw", Some(&own)));
+        assert!(!h.verify("other", Some(&own)));
+        assert_eq!(h.kept_buffers(), 1);
     }
 
     #[tokio::test]
