@@ -20,10 +20,13 @@ pub struct PasswordHasher {
     dummy_hash: Arc<OnceLock<String>>,
     /// Working memory of finished verifications, ready for the next ones, with the time
     /// each was given back.
-    spare: Arc<Mutex<Vec<(Vec<Block>, Instant)>>>,
+    spare: Arc<Mutex<Vec<Spare>>>,
     slots: usize,
     running: Arc<tokio::sync::Semaphore>,
 }
+
+/// One verification's working memory and when it was last given back.
+type Spare = (Vec<Block>, Instant);
 
 impl Default for PasswordHasher {
     fn default() -> Self {
