@@ -37,7 +37,7 @@ pub struct TokenSettings {
     /// records, seconds.
     pub purge_interval: u64,
     /// How often each node looks for back-channel logouts queued by another process (the
-    /// `users set-password` command, a node that stopped), seconds. Sign-outs on a node are
-    /// delivered at once.
+    /// `users set-password` and `users delete` commands, a node that stopped), seconds.
+    /// Sign-outs on a node are delivered at once.
     pub logout_outbox_interval: u64,
 }
