@@ -17,6 +17,7 @@ mod m20261201_000081_logout_outbox;
 mod m20261201_000090_two_factor;
 mod m20261201_000100_passkeys;
 mod m20261201_000110_exchange_issuers;
+mod m20261202_000120_logout_outbox_clients;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000090_two_factor::Migration),
             Box::new(m20261201_000100_passkeys::Migration),
             Box::new(m20261201_000110_exchange_issuers::Migration),
+            Box::new(m20261202_000120_logout_outbox_clients::Migration),
         ]
     }
 }

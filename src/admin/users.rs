@@ -124,6 +124,8 @@ pub async fn list(store: &Store) -> Result<Vec<UserRecord>, AdminError> {
 }
 
 /// Deletes the user with its sessions, consents, grants and the tokens issued under them.
+/// The sessions end through the logout outbox, as with `set_password`: a running server
+/// sends their back-channel logouts.
 pub async fn delete(store: &Store, username: &str) -> Result<(), AdminError> {
     if store.delete_user(username).await? {
         audit::Event::new(audit::Kind::UserDeleted)

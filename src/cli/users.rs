@@ -14,7 +14,8 @@ pub enum UsersCommand {
     Create(CreateArgs),
     /// List users.
     List,
-    /// Delete a user with its sessions, consents and grants.
+    /// Delete a user with its sessions, consents and grants; a running server sends the
+    /// back-channel logouts of the ended sessions.
     Delete { username: String },
     /// Set a user's password and end all of their sessions. Without --password, it is
     /// prompted for on a terminal or read as one line from standard input.

@@ -11,6 +11,7 @@ use serde_json::json;
 use url::Url;
 
 use super::model::Client;
+use super::ports::EndedSession;
 use super::{Provider, now};
 use crate::crypto::random_token;
 use crate::domain::SigningAlg;
@@ -89,19 +90,23 @@ impl LogoutDelivery {
 }
 
 impl Provider {
-    /// Sends logout tokens for the ended session `id_hash` of `user_id` to its clients.
-    /// Failures are logged and never stop the sign-out.
-    pub(super) async fn notify_session_ended(&self, id_hash: &str, user_id: &str) {
-        let sid = self.sid_of(id_hash);
-        let ids = match self.grants.session_clients(&sid).await {
-            Ok(ids) => ids,
-            Err(e) => {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "cannot list the clients of an ended session"
-                );
-                return;
-            }
+    /// Sends logout tokens for the ended session to its clients: those recorded when it
+    /// ended, or for an entry queued without them, those its grants name. Failures are
+    /// logged and never stop the sign-out.
+    pub(super) async fn notify_session_ended(&self, ended: &EndedSession) {
+        let sid = self.sid_of(&ended.id_hash);
+        let ids = match &ended.client_ids {
+            Some(ids) => ids.clone(),
+            None => match self.grants.session_clients(&sid).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "cannot list the clients of an ended session"
+                    );
+                    return;
+                }
+            },
         };
         for id in ids {
             let Ok(client_id) = crate::domain::ClientId::parse(&id) else {
@@ -122,7 +127,7 @@ impl Provider {
             let Some(uri) = client.backchannel_logout_uri.clone() else {
                 continue;
             };
-            match self.logout_token(&client, user_id, &sid) {
+            match self.logout_token(&client, &ended.user_id, &sid) {
                 Ok(token) => self.logout_delivery.spawn(id, uri, token),
                 Err(e) => tracing::warn!(
                     client_id = id,

@@ -14,9 +14,15 @@ use super::signin::{LoginPrompt, LoginTicket, SignInContext, SignInStep, SignInT
 use super::throttle::{self, Verdict};
 use super::{Provider, now};
 use crate::audit;
-use crate::crypto::{b64url, b64url_decode, random_token};
+use crate::crypto::{SecretHasher, b64url, b64url_decode, random_token};
 use crate::domain::Scope;
 use crate::metrics::LoginOutcome;
+
+/// The `sid` of the session stored under `id_hash` (`Provider::session_sid`). Also computed
+/// by the store, which records the clients of an ended session by the `sid` of its grants.
+pub fn sid_for(hasher: &SecretHasher, id_hash: &str) -> String {
+    hasher.hash(&format!("sid:{id_hash}"))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginRejection {
@@ -82,7 +88,7 @@ impl Provider {
     }
 
     pub(super) fn sid_of(&self, id_hash: &str) -> String {
-        self.hasher.hash(&format!("sid:{id_hash}"))
+        sid_for(&self.hasher, id_hash)
     }
 
     /// Ends the session behind a session cookie value, if any, with back-channel logout to

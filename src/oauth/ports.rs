@@ -69,6 +69,10 @@ pub enum SessionSelection<'a> {
 pub struct EndedSession {
     pub id_hash: String,
     pub user_id: String,
+    /// The clients granted something in the session, recorded when it ended (their grants
+    /// may be gone by delivery: a deleted user's are). `None` for entries queued before
+    /// they were recorded: look them up by `sid`.
+    pub client_ids: Option<Vec<String>>,
 }
 
 /// A remembered consent as the account page lists it.
@@ -121,8 +125,9 @@ pub trait SessionRepository: Send + Sync {
     async fn touch_session(&self, id_hash: &str, now: i64) -> anyhow::Result<()>;
     /// The person's unexpired sessions, most recently used first.
     async fn user_sessions(&self, user_id: &str, now: i64) -> anyhow::Result<Vec<Session>>;
-    /// Deletes the selected sessions of the person and queues each as an `EndedSession`,
-    /// in one transaction. Returns how many ended.
+    /// Deletes the selected sessions of the person and queues each as an `EndedSession`
+    /// (with the clients granted something in it), in one transaction. Returns how many
+    /// ended.
     async fn end_sessions(
         &self,
         user_id: &str,

@@ -1,9 +1,10 @@
 //! Ending sessions with their back-channel logouts, through one outbox. Whoever ends a
-//! session (a sign-out on any node, the account page, the `users set-password` command,
-//! which is no server) deletes it and queues an `EndedSession` in the same transaction; the
-//! servers deliver what is queued (`deliver_pending_logouts`, at once on the node that
-//! ended it, and every `tokens.logout_outbox_interval` on every node), each entry claimed
-//! by exactly one node. Deliveries then follow `backchannel` (timeout, bounded retries).
+//! session (a sign-out on any node, the account page, the `users set-password` and `users
+//! delete` commands, which are no server) deletes it and queues an `EndedSession`, with the
+//! clients to notify, in the same transaction; the servers deliver what is queued
+//! (`deliver_pending_logouts`, at once on the node that ended it, and every
+//! `tokens.logout_outbox_interval` on every node), each entry claimed by exactly one node.
+//! Deliveries then follow `backchannel` (timeout, bounded retries).
 use super::error::OAuthResult;
 use super::ports::SessionSelection;
 use super::{Provider, now};
@@ -38,8 +39,7 @@ impl Provider {
         for ended in pending {
             match self.sessions.claim_logout(&ended.id_hash).await {
                 Ok(true) => {
-                    self.notify_session_ended(&ended.id_hash, &ended.user_id)
-                        .await;
+                    self.notify_session_ended(&ended).await;
                     delivered += 1;
                 }
                 // Another node took it.

@@ -1,6 +1,8 @@
 //! What the account page reads and changes (`AccountRepository`), and the ending of
 //! sessions with the logout outbox (the rest of `SessionRepository`): a session ends by
 //! being deleted and queued in `logout_outbox` in one transaction, whoever ends it.
+use std::collections::{BTreeMap, BTreeSet};
+
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -12,6 +14,8 @@ use super::DbResultExt;
 use super::Store;
 use super::entities::{consent, grant, logout_outbox, session, user};
 use super::sessions::session_record;
+use crate::crypto::SecretHasher;
+use crate::oauth::interaction::sid_for;
 use crate::oauth::model::Session;
 use crate::oauth::ports::{
     AccountRepository, ConsentRecord, EndedSession, ProfileUpdate, SessionSelection,
@@ -47,7 +51,7 @@ impl Store {
             .begin()
             .await
             .db_context("failed to begin a transaction")?;
-        let ended = end_sessions_in(&txn, user_id, which, now).await?;
+        let ended = end_sessions_in(&txn, &self.hasher, user_id, which, now).await?;
         txn.commit()
             .await
             .db_context("failed to commit ending sessions")?;
@@ -66,6 +70,14 @@ impl Store {
             .map(|r| EndedSession {
                 id_hash: r.session_id_hash,
                 user_id: r.user_id,
+                // Unreadable (never written so): the clients are then looked up by `sid`.
+                client_ids: r.client_ids.and_then(|json| {
+                    serde_json::from_str(&json)
+                        .inspect_err(|e| {
+                            tracing::warn!(error = %e, "unreadable client list in the logout outbox");
+                        })
+                        .ok()
+                }),
             })
             .collect())
     }
@@ -81,9 +93,11 @@ impl Store {
 }
 
 /// Ends the selected sessions of `user_id` inside the caller's transaction: queues each in
-/// the outbox, then deletes it. Returns how many ended.
+/// the outbox with the clients its grants name (the caller may delete the grants next, as
+/// deleting a user does), then deletes it. Returns how many ended.
 pub(super) async fn end_sessions_in<C: ConnectionTrait>(
     conn: &C,
+    hasher: &SecretHasher,
     user_id: &str,
     which: SessionSelection<'_>,
     now: i64,
@@ -106,11 +120,22 @@ pub(super) async fn end_sessions_in<C: ConnectionTrait>(
         return Ok(0);
     }
     for chunk in ids.chunks(500) {
-        let rows = chunk.iter().map(|id| logout_outbox::ActiveModel {
-            session_id_hash: Set(id.clone()),
-            user_id: Set(user_id.to_owned()),
-            ended_at: Set(now),
-        });
+        let sids: Vec<String> = chunk.iter().map(|id| sid_for(hasher, id)).collect();
+        let mut clients = clients_of_sessions(conn, &sids).await?;
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (id, sid) in chunk.iter().zip(&sids) {
+            let ids: Vec<String> = clients
+                .remove(sid)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            rows.push(logout_outbox::ActiveModel {
+                session_id_hash: Set(id.clone()),
+                user_id: Set(user_id.to_owned()),
+                ended_at: Set(now),
+                client_ids: Set(Some(serde_json::to_string(&ids)?)),
+            });
+        }
         logout_outbox::Entity::insert_many(rows)
             .on_conflict_do_nothing()
             .exec_without_returning(conn)
@@ -124,6 +149,28 @@ pub(super) async fn end_sessions_in<C: ConnectionTrait>(
             .db_context("failed to delete sessions")?;
     }
     Ok(ids.len() as u64)
+}
+
+/// The clients granted something in each of the sessions `sids` (Back-Channel Logout).
+pub(super) async fn clients_of_sessions<C: ConnectionTrait>(
+    conn: &C,
+    sids: &[String],
+) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
+    let pairs: Vec<(String, String)> = grant::Entity::find()
+        .select_only()
+        .column(grant::Column::Sid)
+        .column(grant::Column::ClientId)
+        .distinct()
+        .filter(grant::Column::Sid.is_in(sids.iter().map(String::as_str)))
+        .into_tuple()
+        .all(conn)
+        .await
+        .db_context("failed to list the clients of ended sessions")?;
+    let mut clients: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (sid, client_id) in pairs {
+        clients.entry(sid).or_default().insert(client_id);
+    }
+    Ok(clients)
 }
 
 #[async_trait]

@@ -55,15 +55,8 @@ impl GrantRepository for Store {
     }
 
     async fn session_clients(&self, sid: &str) -> anyhow::Result<Vec<String>> {
-        grant::Entity::find()
-            .select_only()
-            .column(grant::Column::ClientId)
-            .distinct()
-            .filter(grant::Column::Sid.eq(sid))
-            .into_tuple::<String>()
-            .all(&self.db)
-            .await
-            .db_context("failed to list the clients of a session")
+        let mut by_sid = super::account::clients_of_sessions(&self.db, &[sid.to_owned()]).await?;
+        Ok(by_sid.remove(sid).unwrap_or_default().into_iter().collect())
     }
 
     async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ use sea_orm::{
 use super::DbResultExt;
 use super::entities::{grant, user};
 use super::{Store, StoreError, tokens, unix_now, write_error};
+use crate::crypto::SecretHasher;
 use crate::oauth::model::User;
 use crate::oauth::ports::{SessionSelection, UserRepository};
 
@@ -107,20 +108,18 @@ impl Store {
             .exec(&txn)
             .await
             .with_db_context(|| format!("failed to update the password of user {username:?}"))?;
-        // Queued in the logout outbox with the deletion: a server delivers the back-channel
-        // logouts (this may be the CLI, which cannot).
-        super::account::end_sessions_in(&txn, &found.id, SessionSelection::All, unix_now())
-            .await
-            .with_context(|| format!("failed to end the sessions of user {username:?}"))?;
+        end_all_sessions(&txn, &self.hasher, &found.id, username).await?;
         txn.commit()
             .await
             .db_context("failed to commit a password change")?;
         Ok(true)
     }
 
-    /// Deletes the user and, through the foreign keys, its sessions, consents, grants and
-    /// the codes and refresh tokens issued under them. Access tokens issued under its grants
-    /// are added to the revocation list first. Returns false when there was no such user.
+    /// Deletes the user and, through the foreign keys, its consents, grants and the codes and
+    /// refresh tokens issued under them. Its sessions are ended first like a sign-out (queued
+    /// in the logout outbox with their clients, for a server to send the back-channel
+    /// logouts), and access tokens issued under its grants are added to the revocation list.
+    /// Returns false when there was no such user.
     pub async fn delete_user(&self, username: &str) -> anyhow::Result<bool> {
         let txn = self
             .db
@@ -130,6 +129,7 @@ impl Store {
         let Some(found) = user_by_username(&txn, username).await? else {
             return Ok(false);
         };
+        end_all_sessions(&txn, &self.hasher, &found.id, username).await?;
         tokens::revoke_grant_access_tokens(&txn, grant::Column::UserId, &found.id, unix_now())
             .await
             .with_context(|| format!("failed to revoke access tokens of user {username:?}"))?;
@@ -143,6 +143,21 @@ impl Store {
         self.revocations_changed().await;
         Ok(res.rows_affected > 0)
     }
+}
+
+/// Ends every session of the user inside the caller's transaction, queued in the logout
+/// outbox: a server delivers the back-channel logouts (the caller may be the CLI, which
+/// cannot).
+async fn end_all_sessions<C: ConnectionTrait>(
+    txn: &C,
+    hasher: &SecretHasher,
+    user_id: &str,
+    username: &str,
+) -> anyhow::Result<()> {
+    super::account::end_sessions_in(txn, hasher, user_id, SessionSelection::All, unix_now())
+        .await
+        .with_context(|| format!("failed to end the sessions of user {username:?}"))?;
+    Ok(())
 }
 
 /// The row of `username`, on a connection or inside the caller's transaction.

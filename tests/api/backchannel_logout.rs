@@ -12,7 +12,7 @@ use latchkey::admin::clients::NewClient;
 use serde_json::Value;
 
 use crate::flow::{Browser, REDIRECT, exchange, sign_in_with_pkce, user};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// What a receiver got; it answers 500 to the first `fail` requests.
 #[derive(Clone, Default)]
@@ -67,6 +67,24 @@ pub async fn wait_for(tokens: &Arc<Mutex<Vec<String>>>, n: usize, within: Durati
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits (bounded) for the one logout token that a queued ended session sends to `client`,
+/// checks that it names the session of `id_claims`, and that the outbox is empty afterwards.
+pub async fn assert_queued_logout_delivered(
+    app: &TestApp,
+    receiver: &Receiver,
+    client: &str,
+    id_claims: &Value,
+) {
+    let got = wait_for(&receiver.tokens, 1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1, "the server delivered the queued logout");
+    let (header, claims) = app.verify_jwt(&got[0], client).await;
+    assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+    assert_eq!(claims["aud"], client);
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    assert_eq!(claims["sub"], id_claims["sub"]);
+    assert_eq!(app.count_rows("logout_outbox").await, 0);
 }
 
 /// Signs alice in to `client` and returns the ID token's claims.
@@ -163,4 +181,32 @@ async fn a_failing_receiver_is_retried_a_bounded_number_of_times() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(down.tokens.lock().unwrap().len(), 4);
     assert_eq!(flaky.tokens.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn an_outbox_entry_queued_without_its_clients_reaches_the_clients_of_its_grants() {
+    use sea_orm::ConnectionTrait;
+
+    // Arrange: alice is signed in to "web"; her session is then ended the way a version that
+    // did not record the clients in the outbox did (no `client_ids`).
+    let app = spawn_app_with(|s| s.tokens.logout_outbox_interval = 1).await;
+    let rx = Receiver::default();
+    let web = client_with(&app, "web", Some(start_receiver(rx.clone()).await)).await;
+    user(&app, "alice").await;
+    let browser = Browser::new();
+    let id_claims = sign_in_to(&app, &browser, ("web", &web)).await;
+
+    // Act
+    let db = sea_orm::Database::connect(app.db_url()).await.unwrap();
+    db.execute_unprepared(
+        "INSERT INTO logout_outbox (session_id_hash, user_id, ended_at) \
+         SELECT id_hash, user_id, 0 FROM sessions",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("DELETE FROM sessions").await.unwrap();
+    db.close().await.ok();
+
+    // Assert: the server's pass over the outbox finds the clients through the grants.
+    assert_queued_logout_delivered(&app, &rx, "web", &id_claims).await;
 }

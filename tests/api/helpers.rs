@@ -241,6 +241,10 @@ impl TestApp {
             "revoked_tokens",
             "client_assertion_jtis",
             "client_exchange_policies",
+            "totp_authenticators",
+            "recovery_codes",
+            "passkeys",
+            "passkey_ceremonies",
         ] {
             counts.push((table, self.count_rows(table).await));
         }

@@ -9,6 +9,9 @@ pub struct Model {
     pub session_id_hash: String,
     pub user_id: String,
     pub ended_at: i64,
+    /// JSON list of the clients granted something in the session when it ended; NULL for
+    /// entries queued before it was recorded.
+    pub client_ids: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

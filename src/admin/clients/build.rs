@@ -1,83 +1,22 @@
-//! Client registration by an operator. `build` holds every rule and touches nothing; the
-//! async functions add storage.
+//! The rules of a new client: every field parsed through `domain`, the combinations of
+//! grants, authentication method, keys, secret and PKCE checked. Pure: nothing is read or
+//! written.
 use std::collections::BTreeSet;
 
-use super::exchange::{self, NewExchangePolicy};
-use super::jwks::{parse_jwks_uri, validate_jwks};
-use super::{AdminError, validate_display_name};
-use crate::audit;
+use url::Url;
+
+use super::secret::validate_secret;
+use super::{CreatedClient, NewClient};
+use crate::admin::exchange;
+use crate::admin::jwks::{parse_jwks_uri, validate_jwks};
+use crate::admin::{AdminError, validate_display_name};
 use crate::crypto::{SecretHasher, random_token};
 use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
 use crate::keys::OutboundPolicy;
 use crate::oauth::model::Client;
-use crate::store::{Store, StoreError};
-use url::Url;
-
-/// Shortest client secret an operator may choose; generated ones have 256 bits.
-pub const MIN_SECRET_LEN: usize = 16;
-pub const MAX_SECRET_LEN: usize = 512;
 
 /// Scopes given to a client with the authorization_code grant when none are named.
 const DEFAULT_USER_SCOPES: [&str; 3] = ["openid", "profile", "email"];
-
-/// An operator's request to register a client, as typed. Every field is parsed by `build`.
-#[derive(Clone, Default)]
-pub struct NewClient {
-    pub id: String,
-    /// A secret of the operator's choosing; one is generated when a secret-based client
-    /// is registered without one.
-    pub secret: Option<String>,
-    /// Display name; the id when absent.
-    pub name: Option<String>,
-    pub redirect_uris: Vec<String>,
-    /// OpenID Connect RP-Initiated Logout 1.0 `post_logout_redirect_uris`.
-    pub post_logout_redirect_uris: Vec<String>,
-    /// OpenID Connect Back-Channel Logout 1.0 `backchannel_logout_uri`.
-    pub backchannel_logout_uri: Option<String>,
-    pub backchannel_logout_session_required: bool,
-    pub grant_types: Vec<String>,
-    /// Scope values; each may itself hold several space-separated tokens.
-    pub scopes: Vec<String>,
-    /// A public client (RFC 6749 section 2.1): no credentials, authorization_code with PKCE.
-    pub public: bool,
-    pub auth_method: Option<String>,
-    pub jwks_uri: Option<String>,
-    /// The text of a JWK Set file, for `private_key_jwt`.
-    pub jwks_file_contents: Option<String>,
-    pub audiences: Vec<String>,
-    pub access_token_alg: Option<String>,
-    pub id_token_alg: Option<String>,
-    pub first_party: bool,
-    pub no_pkce: bool,
-    /// Refresh tokens without `offline_access` (needs the refresh_token grant).
-    pub always_issue_refresh_token: bool,
-    /// Sign-ins for this client need two factors.
-    pub require_two_factor: bool,
-    /// Token exchange (RFC 8693) policy; empty means none.
-    pub exchange: NewExchangePolicy,
-}
-
-impl std::fmt::Debug for NewClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewClient")
-            .field("id", &self.id)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .field("name", &self.name)
-            .field("redirect_uris", &self.redirect_uris)
-            .field("grant_types", &self.grant_types)
-            .field("scopes", &self.scopes)
-            .field("public", &self.public)
-            .field("auth_method", &self.auth_method)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A registered client, and its secret when Latchkey generated it. The secret exists only
-/// here: the store keeps a keyed hash.
-pub struct CreatedClient {
-    pub client: Client,
-    pub generated_secret: Option<String>,
-}
 
 /// Parses redirect URIs, dropping repeats.
 fn unique_redirect_uris(list: &[String]) -> Result<Vec<RedirectUri>, AdminError> {
@@ -336,156 +275,14 @@ pub fn build(new: NewClient, hasher: &SecretHasher, now: i64) -> Result<CreatedC
     })
 }
 
-fn validate_secret(s: &str) -> Result<(), AdminError> {
-    let len = s.chars().count();
-    if len < MIN_SECRET_LEN {
-        return Err(AdminError::Invalid(format!(
-            "client secret must be at least {MIN_SECRET_LEN} characters (or omit --secret to have one generated)"
-        )));
-    }
-    if len > MAX_SECRET_LEN {
-        return Err(AdminError::Invalid(format!(
-            "client secret must be at most {MAX_SECRET_LEN} characters"
-        )));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(AdminError::invalid(
-            "client secret must not contain control characters",
-        ));
-    }
-    Ok(())
-}
-
-/// Validates and stores a new client. Returns the generated secret, if any, which is not
-/// kept anywhere and cannot be shown again.
-pub async fn create(store: &Store, new: NewClient) -> Result<CreatedClient, AdminError> {
-    let created = build(new, store.secret_hasher(), crate::store::unix_now())?;
-    match store.insert_client(&created.client).await {
-        Ok(()) => {
-            audit::Event::new(audit::Kind::ClientCreated)
-                .client(created.client.id.as_str())
-                .actor(audit::ACTOR_CLI)
-                .emit();
-            Ok(created)
-        }
-        Err(StoreError::Duplicate) => Err(AdminError::Duplicate(format!(
-            "client {} already exists",
-            created.client.id
-        ))),
-        Err(StoreError::Other(e)) => Err(AdminError::Internal(e)),
-    }
-}
-
-pub async fn list(store: &Store) -> Result<Vec<Client>, AdminError> {
-    Ok(store.list_clients().await?)
-}
-
-pub async fn get(store: &Store, id: &str) -> Result<Client, AdminError> {
-    let id = ClientId::parse(id).map_err(AdminError::invalid)?;
-    store
-        .get_client(&id)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("client {id} does not exist")))
-}
-
-/// Deletes the client with its grants, tokens and consents.
-pub async fn delete(store: &Store, id: &str) -> Result<(), AdminError> {
-    let id = ClientId::parse(id).map_err(AdminError::invalid)?;
-    if store.delete_client(&id).await? {
-        audit::Event::new(audit::Kind::ClientDeleted)
-            .client(id.as_str())
-            .actor(audit::ACTOR_CLI)
-            .emit();
-        Ok(())
-    } else {
-        Err(AdminError::NotFound(format!("client {id} does not exist")))
-    }
-}
-
-/// Replaces the client's secret with a new generated one and returns it; the old secret
-/// stops working at once. Refused for clients that have no secret.
-pub async fn rotate_secret(store: &Store, id: &str) -> Result<String, AdminError> {
-    let client = get(store, id).await?;
-    match client.auth_method {
-        AuthMethod::None => {
-            return Err(AdminError::Invalid(format!(
-                "client {} is a public client and has no secret to rotate",
-                client.id
-            )));
-        }
-        AuthMethod::PrivateKeyJwt => {
-            return Err(AdminError::Invalid(format!(
-                "client {} authenticates with private_key_jwt and has no secret to rotate; publish new keys at its JWKS instead",
-                client.id
-            )));
-        }
-        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {}
-    }
-    let secret = random_token();
-    let hash = store.secret_hasher().hash(&secret);
-    if store.set_client_secret_hash(&client.id, &hash).await? {
-        audit::Event::new(audit::Kind::ClientSecretRotated)
-            .client(client.id.as_str())
-            .actor(audit::ACTOR_CLI)
-            .emit();
-        Ok(secret)
-    } else {
-        Err(AdminError::NotFound(format!(
-            "client {} does not exist",
-            client.id
-        )))
-    }
-}
-
-/// Changes to a registered client's settings; `None` leaves a setting as it is.
-#[derive(Debug, Clone, Default)]
-pub struct ClientUpdate {
-    pub require_two_factor: Option<bool>,
-}
-
-/// Applies `update` to the client and returns it as stored afterwards.
-pub async fn update(store: &Store, id: &str, update: &ClientUpdate) -> Result<Client, AdminError> {
-    let client = get(store, id).await?;
-    let Some(require) = update.require_two_factor else {
-        return Err(AdminError::invalid("nothing to change"));
-    };
-    if !store
-        .set_client_require_two_factor(&client.id, require)
-        .await?
-    {
-        return Err(AdminError::NotFound(format!(
-            "client {} does not exist",
-            client.id
-        )));
-    }
-    audit::Event::new(audit::Kind::ClientUpdated)
-        .client(client.id.as_str())
-        .actor(audit::ACTOR_CLI)
-        .reason(if require {
-            "require_two_factor on"
-        } else {
-            "require_two_factor off"
-        })
-        .emit();
-    get(store, id).await
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::tests::web;
     use super::*;
     use crate::crypto::MasterKey;
-    use crate::store::test_support::sqlite_store;
 
     fn hasher() -> SecretHasher {
         SecretHasher::new(&MasterKey::from_bytes([9; 32]))
-    }
-
-    fn web() -> NewClient {
-        NewClient {
-            id: "web".into(),
-            redirect_uris: vec!["https://app.example.com/cb".into()],
-            ..NewClient::default()
-        }
     }
 
     fn invalid(new: NewClient) -> String {
@@ -741,79 +538,5 @@ mod tests {
             c.client.jwks_uri.unwrap().as_str(),
             "https://svc.example.com/jwks.json"
         );
-    }
-
-    #[tokio::test]
-    async fn invalid_redirect_uri_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(&dir).await;
-        let mut n = web();
-        n.redirect_uris.push("https://app.example.com/cb#x".into());
-        assert!(matches!(
-            create(&store, n).await,
-            Err(AdminError::Invalid(_))
-        ));
-        assert!(store.list_clients().await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn create_stores_the_client_and_only_a_hash_of_its_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(&dir).await;
-        let created = create(&store, web()).await.unwrap();
-        let secret = created.generated_secret.unwrap();
-
-        let stored = get(&store, "web").await.unwrap();
-        let hash = stored.secret_hash.as_deref().unwrap();
-        assert_ne!(hash, secret);
-        assert!(store.secret_hasher().verify(&secret, hash));
-        assert_eq!(stored.redirect_uris, created.client.redirect_uris);
-        assert_eq!(stored.scope, created.client.scope);
-
-        match create(&store, web()).await {
-            Err(AdminError::Duplicate(msg)) => assert_eq!(msg, "client web already exists"),
-            other => panic!("expected Duplicate, got {:?}", other.err()),
-        }
-    }
-
-    #[tokio::test]
-    async fn rotate_secret_invalidates_the_old_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(&dir).await;
-        let old = create(&store, web())
-            .await
-            .unwrap()
-            .generated_secret
-            .unwrap();
-        let new = rotate_secret(&store, "web").await.unwrap();
-        let hash = get(&store, "web").await.unwrap().secret_hash.unwrap();
-        assert!(store.secret_hasher().verify(&new, &hash));
-        assert!(!store.secret_hasher().verify(&old, &hash));
-
-        let mut public = web();
-        public.id = "spa".into();
-        public.public = true;
-        create(&store, public).await.unwrap();
-        assert!(matches!(
-            rotate_secret(&store, "spa").await,
-            Err(AdminError::Invalid(_))
-        ));
-        assert!(matches!(
-            rotate_secret(&store, "nope").await,
-            Err(AdminError::NotFound(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn delete_reports_missing_clients() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(&dir).await;
-        create(&store, web()).await.unwrap();
-        delete(&store, "web").await.unwrap();
-        assert!(matches!(
-            delete(&store, "web").await,
-            Err(AdminError::NotFound(_))
-        ));
-        assert!(list(&store).await.unwrap().is_empty());
     }
 }
