@@ -1,7 +1,7 @@
-//! The second step of a sign-in: the two-factor policy (`acr`), and the pending sign-in
-//! carried between the password and the second-step (or the enrolment) pages. The
-//! second-step page takes a code here; a passkey there is checked by
-//! `passkeys::second_factor`, and both end in `second_factor_proved`.
+//! The second step of a sign-in: the two-factor policy (its `acr` values in `acr.rs`, used
+//! from here), and the pending sign-in carried between the password and the second-step
+//! (or the enrolment) pages. The second-step page takes a code here; a passkey there is
+//! checked by `passkeys::second_factor`, and both end in `second_factor_proved`.
 //!
 //! The pending state is encrypted and authenticated with the master key's sealing subkey
 //! (AES-256-GCM: the page learns nothing from it and cannot change it), expires after
@@ -18,43 +18,16 @@ use super::super::signin::{
     FurtherFactor, LoginPrompt, LoginTicket, PendingSignIn, SignInContext, SignInTarget, SignedIn,
 };
 use super::super::{Provider, now};
+pub use super::acr::{
+    ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR, ACR_VALUES, acr_for, acr_values_demand_mfa,
+};
 use super::{Enrolment, TwoFactorError};
 use crate::crypto::random_token;
 use crate::oauth::passkeys::PasskeyError;
 
-/// The authentication context class of a sign-in with one factor (a password, or a
-/// passkey without user verification). Published in `acr_values_supported`.
-pub const ACR_SINGLE_FACTOR: &str = "urn:latchkey:acr:sfa";
-/// The authentication context class of a sign-in with two kinds of factor (`amr`
-/// contains `mfa`): a password and an authenticator code or recovery code, or a passkey
-/// that verified the user.
-pub const ACR_MULTI_FACTOR: &str = "urn:latchkey:acr:mfa";
-/// Both, weakest first (OpenID Connect Discovery `acr_values_supported`).
-pub const ACR_VALUES: [&str; 2] = [ACR_SINGLE_FACTOR, ACR_MULTI_FACTOR];
-
 /// How long a pending sign-in waits for its second factor (enrolment included: scanning a
 /// QR code takes a while).
 pub const PENDING_TTL: i64 = 10 * 60;
-
-/// The `acr` of a sign-in with these `amr` values.
-pub fn acr_for(amr_values: &[AuthMethod]) -> &'static str {
-    if amr_values.contains(&AuthMethod::Mfa) {
-        ACR_MULTI_FACTOR
-    } else {
-        ACR_SINGLE_FACTOR
-    }
-}
-
-/// Whether an authorization request asks for two factors through `acr_values` (OpenID
-/// Connect Core section 3.1.2.1: values in order of preference; a voluntary claim, so
-/// values this server does not know are passed over). The first value known here decides.
-pub fn acr_values_demand_mfa(acr_values: Option<&str>) -> bool {
-    acr_values
-        .unwrap_or("")
-        .split_ascii_whitespace()
-        .find(|v| ACR_VALUES.contains(v))
-        == Some(ACR_MULTI_FACTOR)
-}
 
 impl From<FurtherFactor> for Stage {
     fn from(f: FurtherFactor) -> Self {
@@ -560,28 +533,6 @@ pub fn with_methods(methods: &[AuthMethod], added: &[AuthMethod]) -> Vec<AuthMet
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_first_known_acr_value_decides() {
-        assert!(acr_values_demand_mfa(Some(ACR_MULTI_FACTOR)));
-        assert!(acr_values_demand_mfa(Some(&format!(
-            "urn:other {ACR_MULTI_FACTOR} {ACR_SINGLE_FACTOR}"
-        ))));
-        assert!(!acr_values_demand_mfa(Some(&format!(
-            "{ACR_SINGLE_FACTOR} {ACR_MULTI_FACTOR}"
-        ))));
-        assert!(!acr_values_demand_mfa(Some("urn:other")));
-        assert!(!acr_values_demand_mfa(None));
-    }
-
-    #[test]
-    fn acr_follows_amr() {
-        assert_eq!(acr_for(&[AuthMethod::Pwd]), ACR_SINGLE_FACTOR);
-        assert_eq!(
-            acr_for(&[AuthMethod::Pwd, AuthMethod::Otp, AuthMethod::Mfa]),
-            ACR_MULTI_FACTOR
-        );
-    }
 
     #[test]
     fn a_code_after_a_password_adds_otp_once() {
