@@ -14,6 +14,9 @@
 //     <p data-passkey-status role="status"></p>
 //   </form>
 //
+// A form with a hidden `pending` field (the second step of a sign-in) sends it with the
+// options request.
+//
 // `data-passkey-conditional` on a "get" form also offers passkeys in the autofill of inputs
 // with `autocomplete="username webauthn"` (conditional mediation), where the browser can.
 // `data-passkey-error-*` attributes carry the translated messages. The form stays hidden in
@@ -25,9 +28,12 @@ const supported =
   typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function";
 
 /// Options from the server: POST, with the form's CSRF token (the server also sets the
-/// cookie naming the ceremony). Returns the `publicKey` member.
+/// cookie naming the ceremony) and, on the second step of a sign-in, the form's sealed
+/// `pending` sign-in (it names the person whose passkeys are asked for). Returns the
+/// `publicKey` member.
 async function fetchOptions(form) {
   const csrf = form.querySelector('input[name="csrf_token"]');
+  const pending = form.querySelector('input[name="pending"]');
   const response = await fetch(form.dataset.passkeyOptions, {
     method: "POST",
     credentials: "same-origin",
@@ -35,7 +41,7 @@ async function fetchOptions(form) {
       "Content-Type": "application/json",
       "X-CSRF-Token": csrf ? csrf.value : "",
     },
-    body: "{}",
+    body: JSON.stringify(pending ? { pending: pending.value } : {}),
   });
   if (!response.ok) {
     throw new Error("options: HTTP " + response.status);

@@ -1,5 +1,5 @@
-//! Where every successful sign-in ends, whatever proved it (a password today; a passkey or
-//! a second factor as they are added): `finish_primary_sign_in` asks the two-factor hook
+//! Where every successful sign-in ends, whatever proved it (a password or a passkey, then
+//! perhaps a second factor): `finish_primary_sign_in` asks the two-factor hook
 //! whether a further factor is needed, and `complete_sign_in` creates the session and sends
 //! the browser on. Also the two kinds of login ticket (an authorization request to continue,
 //! or an address to return to after `/signin`) and the rules for `return_to`.
@@ -63,9 +63,11 @@ pub struct SignInContext<'a> {
 /// two-factor policy, `two_factor::sign_in`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FurtherFactor {
-    /// A code from the enrolled authenticator, or a recovery code.
+    /// A second factor the person has: a code from their authenticator, a recovery code,
+    /// or one of their passkeys.
     Code,
-    /// Two factors are required and the person has none yet: set up an authenticator.
+    /// Two factors are required and the person has no second factor yet (no authenticator,
+    /// no passkey): set up an authenticator.
     Enrol,
 }
 

@@ -243,7 +243,9 @@ async fn finish(
             PasskeyError::Malformed
             | PasskeyError::Rejected(_)
             | PasskeyError::UnknownCredential
-            | PasskeyError::CounterRegressed,
+            | PasskeyError::CounterRegressed
+            // Not an account page's error (the second step of a sign-in).
+            | PasskeyError::SignInExpired,
         ) => &t.passkeys_register_failed,
     };
     show(

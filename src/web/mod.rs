@@ -108,6 +108,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/signin", get(signin::sign_in_get))
         .route("/login/second-factor", post(two_factor::code_post))
+        .route(
+            "/login/second-factor/passkey",
+            post(two_factor::passkey_post),
+        )
+        .route(
+            "/login/second-factor/passkey/options",
+            post(two_factor::passkey_options),
+        )
         .route("/login/enrol", post(two_factor::enrol_post))
         .route("/login/continue", post(two_factor::continue_post))
         .route("/account", get(account::account_get))

@@ -205,6 +205,21 @@ pub async fn user(app: &TestApp, username: &str) -> String {
     .id
 }
 
+/// From now on the client `client_id` requires two factors (`latchkey clients update ID
+/// --require-two-factor`).
+pub async fn require_two_factors(app: &TestApp, client_id: &str) {
+    let client = latchkey::admin::clients::update(
+        &app.store,
+        client_id,
+        &latchkey::admin::clients::ClientUpdate {
+            require_two_factor: Some(true),
+        },
+    )
+    .await
+    .expect("update the client");
+    assert!(client.require_two_factor);
+}
+
 /// PKCE pair: (verifier, S256 challenge).
 pub fn pkce() -> (String, String) {
     let verifier = latchkey::crypto::random_token();

@@ -7,6 +7,7 @@
 //! `PasskeyError` to a page or a JSON error.
 mod assertion;
 mod registration;
+mod second_factor;
 mod sign_in;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use webauthn_rs::prelude::{
     WebauthnBuilder,
 };
 
-use super::error::OAuthError;
+use super::error::{OAuthError, OAuthResult};
 use super::model::PasskeyCeremony;
 use super::ports::PasskeyRepository;
 use super::{Provider, now};
@@ -109,6 +110,10 @@ pub enum PasskeyError {
     InvalidName,
     #[error("there is no such passkey")]
     NotFound,
+    /// The pending sign-in a passkey was to confirm cannot be used (expired, sealed for
+    /// another browser, or its person is gone).
+    #[error("this sign-in has expired or was started in another browser; start again")]
+    SignInExpired,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -212,6 +217,15 @@ impl Provider {
             return Err(PasskeyError::CeremonyNotFound);
         }
         Ok(state)
+    }
+
+    /// Whether `user_id` can confirm a sign-in with a passkey: passkeys are on and they
+    /// have at least one.
+    pub async fn has_passkeys(&self, user_id: &str) -> OAuthResult<bool> {
+        match &self.passkeys {
+            Some(rp) => Ok(!rp.store.list_passkeys(user_id).await?.is_empty()),
+            None => Ok(false),
+        }
     }
 
     /// The user's passkeys, oldest first.

@@ -4,6 +4,7 @@
 //! key's sealing subkey, bound to their user; recovery codes are stored as keyed hashes.
 //!
 //! Storage through `ports::TwoFactorRepository`; no HTTP here.
+pub mod acr;
 pub mod recovery;
 pub mod sign_in;
 pub mod totp;

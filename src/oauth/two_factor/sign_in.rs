@@ -1,5 +1,7 @@
-//! The second step of a sign-in: the two-factor policy (`acr`), and the pending sign-in
-//! carried between the password and the code (or the enrolment) pages.
+//! The second step of a sign-in: the two-factor policy (its `acr` values in `acr.rs`, used
+//! from here), and the pending sign-in carried between the password and the second-step
+//! (or the enrolment) pages. The second-step page takes a code here; a passkey there is
+//! checked by `passkeys::second_factor`, and both end in `second_factor_proved`.
 //!
 //! The pending state is encrypted and authenticated with the master key's sealing subkey
 //! (AES-256-GCM: the page learns nothing from it and cannot change it), expires after
@@ -16,42 +18,16 @@ use super::super::signin::{
     FurtherFactor, LoginPrompt, LoginTicket, PendingSignIn, SignInContext, SignInTarget, SignedIn,
 };
 use super::super::{Provider, now};
+pub use super::acr::{
+    ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR, ACR_VALUES, acr_for, acr_values_demand_mfa,
+};
 use super::{Enrolment, TwoFactorError};
 use crate::crypto::random_token;
-
-/// The authentication context class of a sign-in with one factor (a password, or a
-/// passkey without user verification). Published in `acr_values_supported`.
-pub const ACR_SINGLE_FACTOR: &str = "urn:latchkey:acr:sfa";
-/// The authentication context class of a sign-in with two kinds of factor (`amr`
-/// contains `mfa`): a password and an authenticator code or recovery code, or a passkey
-/// that verified the user.
-pub const ACR_MULTI_FACTOR: &str = "urn:latchkey:acr:mfa";
-/// Both, weakest first (OpenID Connect Discovery `acr_values_supported`).
-pub const ACR_VALUES: [&str; 2] = [ACR_SINGLE_FACTOR, ACR_MULTI_FACTOR];
+use crate::oauth::passkeys::PasskeyError;
 
 /// How long a pending sign-in waits for its second factor (enrolment included: scanning a
 /// QR code takes a while).
 pub const PENDING_TTL: i64 = 10 * 60;
-
-/// The `acr` of a sign-in with these `amr` values.
-pub fn acr_for(amr_values: &[AuthMethod]) -> &'static str {
-    if amr_values.contains(&AuthMethod::Mfa) {
-        ACR_MULTI_FACTOR
-    } else {
-        ACR_SINGLE_FACTOR
-    }
-}
-
-/// Whether an authorization request asks for two factors through `acr_values` (OpenID
-/// Connect Core section 3.1.2.1: values in order of preference; a voluntary claim, so
-/// values this server does not know are passed over). The first value known here decides.
-pub fn acr_values_demand_mfa(acr_values: Option<&str>) -> bool {
-    acr_values
-        .unwrap_or("")
-        .split_ascii_whitespace()
-        .find(|v| ACR_VALUES.contains(v))
-        == Some(ACR_MULTI_FACTOR)
-}
 
 impl From<FurtherFactor> for Stage {
     fn from(f: FurtherFactor) -> Self {
@@ -65,7 +41,8 @@ impl From<FurtherFactor> for Stage {
 /// Which second-factor page a pending sign-in is at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Stage {
-    /// Asking for a code (authenticator or recovery code).
+    /// The second-step page: a code (authenticator or recovery code) or one of the person's
+    /// passkeys, whichever they have (`Offer`).
     Code,
     /// Two factors are required and the person has none: set up an authenticator first.
     Enrol,
@@ -103,6 +80,16 @@ pub struct SealedPending {
     pub browser_cookie: String,
 }
 
+impl SealedPending {
+    /// The state a page posted back, kept for showing that page again.
+    fn kept(sealed: &str, browser_cookie: Option<&str>) -> Self {
+        Self {
+            sealed: sealed.to_owned(),
+            browser_cookie: browser_cookie.unwrap_or_default().to_owned(),
+        }
+    }
+}
+
 impl Provider {
     /// Whether a sign-in (or a session) with these `amr` values is enough for `target`:
     /// two factors are needed when `login.require_two_factor` is set, when the client
@@ -116,7 +103,8 @@ impl Provider {
 
     /// The two-factor hook of every primary sign-in: `None` when `auth` is enough;
     /// otherwise the page to show next. A person with an authenticator is always asked for
-    /// a code; a person without one only when two factors are required, and then enrols.
+    /// a second factor; a person without one only when two factors are required, and then
+    /// confirms with a passkey if they have one, or else enrols an authenticator.
     pub(in crate::oauth) async fn second_factor_stage(
         &self,
         user: &User,
@@ -133,9 +121,22 @@ impl Provider {
             SignInTarget::Authorize(req) => Some(&**req),
             SignInTarget::Return(_) => None,
         };
-        Ok(self
-            .two_factors_required(req)
-            .then_some(FurtherFactor::Enrol))
+        if !self.two_factors_required(req) {
+            return Ok(None);
+        }
+        Ok(Some(if self.has_passkeys(&user.id).await? {
+            FurtherFactor::Code
+        } else {
+            FurtherFactor::Enrol
+        }))
+    }
+
+    /// Which second factors the second-step page offers `user_id`: their own.
+    pub async fn second_step_offer(&self, user_id: &str) -> OAuthResult<Offer> {
+        Ok(Offer {
+            code: self.two_factor_status(user_id).await?.has_authenticator(),
+            passkey: self.has_passkeys(user_id).await?,
+        })
     }
 
     /// Seals a pending sign-in at `stage` for this browser (a new binding value each time).
@@ -223,6 +224,17 @@ pub struct SecondFactorPrompt {
     pub prompt: LoginPrompt,
     /// For `Stage::Enrol`: the authenticator to set up.
     pub enrolment: Option<Enrolment>,
+    /// For `Stage::Code`: the second factors the person can prove.
+    pub offer: Offer,
+}
+
+/// The second factors a person has, as the second-step page offers them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offer {
+    /// A code from their authenticator (or a recovery code).
+    pub code: bool,
+    /// One of their passkeys (passkeys are on and they have one).
+    pub passkey: bool,
 }
 
 /// What a submitted code (or enrolment) came to.
@@ -232,6 +244,12 @@ pub enum SecondFactorResult {
     Retry {
         prompt: Box<SecondFactorPrompt>,
         error: TwoFactorError,
+    },
+    /// A passkey was refused: the second-step page again with this error; the sealed
+    /// state stays valid (a new ceremony is needed).
+    PasskeyRefused {
+        prompt: Box<SecondFactorPrompt>,
+        error: PasskeyError,
     },
     /// A new authenticator is confirmed: show its recovery codes, then continue with
     /// `proven` (`Stage::Proven`).
@@ -254,23 +272,62 @@ impl Provider {
         stage: Stage,
     ) -> Result<SecondFactorPrompt, AuthorizeError> {
         let target = self.sign_in_target(&pending.ticket).await?;
-        let enrolment = match stage {
+        let sealed = self.seal_pending(pending, stage);
+        match stage {
             Stage::Enrol => {
                 let user = self.pending_user(pending, &target).await?;
-                Some(
-                    self.begin_authenticator_enrolment(&user)
-                        .await
-                        .map_err(|e| target.error(self, e.into()))?,
-                )
+                Ok(SecondFactorPrompt {
+                    stage,
+                    sealed,
+                    prompt: target.prompt(),
+                    enrolment: Some(
+                        self.begin_authenticator_enrolment(&user)
+                            .await
+                            .map_err(|e| target.error(self, e.into()))?,
+                    ),
+                    offer: Offer::default(),
+                })
             }
-            _ => None,
-        };
+            _ => {
+                self.second_step_page(&pending.auth.user_id, sealed, &target)
+                    .await
+            }
+        }
+    }
+
+    /// The second-step page (`Stage::Code`) for `user_id` with this sealed state: first
+    /// shown, or again after a refusal.
+    async fn second_step_page(
+        &self,
+        user_id: &str,
+        sealed: SealedPending,
+        target: &SignInTarget,
+    ) -> Result<SecondFactorPrompt, AuthorizeError> {
+        let offer = self
+            .second_step_offer(user_id)
+            .await
+            .map_err(|e| target.error(self, e))?;
         Ok(SecondFactorPrompt {
-            stage,
-            sealed: self.seal_pending(pending, stage),
+            stage: Stage::Code,
+            sealed,
             prompt: target.prompt(),
-            enrolment,
+            enrolment: None,
+            offer,
         })
+    }
+
+    /// The second-step page shown again after a refusal, with the state the page posted.
+    pub(in crate::oauth) async fn second_step_again(
+        &self,
+        user_id: &str,
+        sealed: &str,
+        browser_cookie: Option<&str>,
+        target: &SignInTarget,
+    ) -> Result<Box<SecondFactorPrompt>, AuthorizeError> {
+        let kept = SealedPending::kept(sealed, browser_cookie);
+        Ok(Box::new(
+            self.second_step_page(user_id, kept, target).await?,
+        ))
     }
 
     /// Step-up: the second-factor page for a one-factor `session` meeting a request that
@@ -286,11 +343,10 @@ impl Provider {
             ))
         })?;
         let target = self.sign_in_target(&ticket).await?;
-        let enrolled = self
-            .two_factor_status(&session.user_id)
+        let offer = self
+            .second_step_offer(&session.user_id)
             .await
-            .map_err(|e| target.error(self, e))?
-            .has_authenticator();
+            .map_err(|e| target.error(self, e))?;
         let pending = PendingSignIn {
             auth: Authentication {
                 user_id: session.user_id.clone(),
@@ -304,7 +360,12 @@ impl Provider {
             },
             ticket,
         };
-        let stage = if enrolled { Stage::Code } else { Stage::Enrol };
+        // Someone with neither an authenticator nor a passkey sets up an authenticator.
+        let stage = if offer.code || offer.passkey {
+            Stage::Code
+        } else {
+            Stage::Enrol
+        };
         self.second_factor_prompt(&pending, stage).await
     }
 
@@ -316,41 +377,45 @@ impl Provider {
         code: &str,
         ctx: &SignInContext<'_>,
     ) -> Result<SecondFactorResult, AuthorizeError> {
-        let pending = self
-            .open_pending(sealed, browser_cookie, Stage::Code)
-            .map_err(AuthorizeError::Page)?;
-        let target = self.sign_in_target(&pending.ticket).await?;
-        let user = self.pending_user(&pending, &target).await?;
+        let (pending, target, user) = self
+            .open_second_step(sealed, browser_cookie, Stage::Code)
+            .await?;
         match self
             .check_second_factor(&user, code, target.client_id(), ctx.source_ip)
             .await
         {
             Ok(_) => {
-                let auth = Authentication {
-                    user_id: user.id,
-                    methods: with_otp(&pending.auth.methods),
-                    auth_time: now(),
-                };
-                let done = self.complete_sign_in(auth, &pending.ticket, ctx).await?;
-                Ok(SecondFactorResult::Done(
-                    Box::new(done),
-                    self.seal_login_ticket(&pending.ticket),
-                ))
+                self.second_factor_proved(&pending, &[AuthMethod::Otp], ctx)
+                    .await
             }
             Err(TwoFactorError::Internal(e)) => Err(target.error(self, e)),
             Err(error) => Ok(SecondFactorResult::Retry {
-                prompt: Box::new(SecondFactorPrompt {
-                    stage: Stage::Code,
-                    sealed: SealedPending {
-                        sealed: sealed.to_owned(),
-                        browser_cookie: browser_cookie.unwrap_or_default().to_owned(),
-                    },
-                    prompt: target.prompt(),
-                    enrolment: None,
-                }),
+                prompt: self
+                    .second_step_again(&user.id, sealed, browser_cookie, &target)
+                    .await?,
                 error,
             }),
         }
+    }
+
+    /// A second factor (`added`: the methods it proved) completed the pending sign-in: the
+    /// session, as for any sign-in (`complete_sign_in`), with the methods of both steps.
+    pub(in crate::oauth) async fn second_factor_proved(
+        &self,
+        pending: &PendingSignIn,
+        added: &[AuthMethod],
+        ctx: &SignInContext<'_>,
+    ) -> Result<SecondFactorResult, AuthorizeError> {
+        let auth = Authentication {
+            user_id: pending.auth.user_id.clone(),
+            methods: with_methods(&pending.auth.methods, added),
+            auth_time: now(),
+        };
+        let done = self.complete_sign_in(auth, &pending.ticket, ctx).await?;
+        Ok(SecondFactorResult::Done(
+            Box::new(done),
+            self.seal_login_ticket(&pending.ticket),
+        ))
     }
 
     /// POST of the enrolment page during a sign-in: the first code confirms the new
@@ -362,11 +427,9 @@ impl Provider {
         code: &str,
         ctx: &SignInContext<'_>,
     ) -> Result<SecondFactorResult, AuthorizeError> {
-        let pending = self
-            .open_pending(sealed, browser_cookie, Stage::Enrol)
-            .map_err(AuthorizeError::Page)?;
-        let target = self.sign_in_target(&pending.ticket).await?;
-        let user = self.pending_user(&pending, &target).await?;
+        let (pending, target, user) = self
+            .open_second_step(sealed, browser_cookie, Stage::Enrol)
+            .await?;
         match self
             .confirm_authenticator_enrolment(&user, code, ctx.source_ip)
             .await
@@ -375,7 +438,7 @@ impl Provider {
                 let proven = PendingSignIn {
                     auth: Authentication {
                         user_id: user.id,
-                        methods: with_otp(&pending.auth.methods),
+                        methods: with_methods(&pending.auth.methods, &[AuthMethod::Otp]),
                         auth_time: now(),
                     },
                     ticket: pending.ticket,
@@ -395,12 +458,10 @@ impl Provider {
                 Ok(SecondFactorResult::Retry {
                     prompt: Box::new(SecondFactorPrompt {
                         stage: Stage::Enrol,
-                        sealed: SealedPending {
-                            sealed: sealed.to_owned(),
-                            browser_cookie: browser_cookie.unwrap_or_default().to_owned(),
-                        },
+                        sealed: SealedPending::kept(sealed, browser_cookie),
                         prompt: target.prompt(),
                         enrolment: Some(enrolment),
+                        offer: Offer::default(),
                     }),
                     error,
                 })
@@ -424,6 +485,22 @@ impl Provider {
         Ok((done, self.seal_login_ticket(&pending.ticket)))
     }
 
+    /// A posted pending sign-in at `stage`, opened with the browser's binding cookie (the
+    /// error page if it does not open), where it leads, and its person.
+    pub(in crate::oauth) async fn open_second_step(
+        &self,
+        sealed: &str,
+        browser_cookie: Option<&str>,
+        stage: Stage,
+    ) -> Result<(PendingSignIn, SignInTarget, User), AuthorizeError> {
+        let pending = self
+            .open_pending(sealed, browser_cookie, stage)
+            .map_err(AuthorizeError::Page)?;
+        let target = self.sign_in_target(&pending.ticket).await?;
+        let user = self.pending_user(&pending, &target).await?;
+        Ok((pending, target, user))
+    }
+
     async fn pending_user(
         &self,
         pending: &PendingSignIn,
@@ -442,10 +519,11 @@ impl Provider {
     }
 }
 
-/// The methods of a sign-in after a second factor: the first ones plus `otp`.
-pub fn with_otp(methods: &[AuthMethod]) -> Vec<AuthMethod> {
+/// The methods of a sign-in after a second factor: the first ones plus those the second
+/// factor proved (`otp` for a code; `hwk`/`swk` and `user` for a passkey), each once.
+pub fn with_methods(methods: &[AuthMethod], added: &[AuthMethod]) -> Vec<AuthMethod> {
     let mut out = methods.to_vec();
-    out.push(AuthMethod::Otp);
+    out.extend_from_slice(added);
     amr(&out)
         .into_iter()
         .filter(|m| *m != AuthMethod::Mfa)
@@ -457,36 +535,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_first_known_acr_value_decides() {
-        assert!(acr_values_demand_mfa(Some(ACR_MULTI_FACTOR)));
-        assert!(acr_values_demand_mfa(Some(&format!(
-            "urn:other {ACR_MULTI_FACTOR} {ACR_SINGLE_FACTOR}"
-        ))));
-        assert!(!acr_values_demand_mfa(Some(&format!(
-            "{ACR_SINGLE_FACTOR} {ACR_MULTI_FACTOR}"
-        ))));
-        assert!(!acr_values_demand_mfa(Some("urn:other")));
-        assert!(!acr_values_demand_mfa(None));
-    }
-
-    #[test]
-    fn acr_follows_amr() {
-        assert_eq!(acr_for(&[AuthMethod::Pwd]), ACR_SINGLE_FACTOR);
-        assert_eq!(
-            acr_for(&[AuthMethod::Pwd, AuthMethod::Otp, AuthMethod::Mfa]),
-            ACR_MULTI_FACTOR
-        );
-    }
-
-    #[test]
     fn a_code_after_a_password_adds_otp_once() {
         assert_eq!(
-            with_otp(&[AuthMethod::Pwd]),
+            with_methods(&[AuthMethod::Pwd], &[AuthMethod::Otp]),
             vec![AuthMethod::Pwd, AuthMethod::Otp]
         );
         assert_eq!(
-            with_otp(&[AuthMethod::Pwd, AuthMethod::Otp]),
+            with_methods(&[AuthMethod::Pwd, AuthMethod::Otp], &[AuthMethod::Otp]),
             vec![AuthMethod::Pwd, AuthMethod::Otp]
         );
+    }
+
+    #[test]
+    fn a_passkey_after_a_password_adds_its_methods() {
+        let methods = with_methods(&[AuthMethod::Pwd], &[AuthMethod::Hwk, AuthMethod::User]);
+        assert_eq!(
+            methods,
+            vec![AuthMethod::Pwd, AuthMethod::Hwk, AuthMethod::User]
+        );
+        assert!(amr(&methods).contains(&AuthMethod::Mfa));
     }
 }

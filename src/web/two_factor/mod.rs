@@ -1,6 +1,7 @@
-//! Two-step verification pages: the second step of signing in (`sign_in`) and the
-//! authenticator settings of the account page (`account`).
+//! Two-step verification pages: the second step of signing in (`sign_in`; a passkey there,
+//! `passkey`) and the authenticator settings of the account page (`account`).
 mod account;
+mod passkey;
 mod sign_in;
 mod views;
 
@@ -12,6 +13,7 @@ use crate::web::ui::Chrome;
 pub(super) use account::{
     enrol_post as account_enrol_post, recovery_codes_post, remove_post, two_factor_get,
 };
+pub(super) use passkey::{options as passkey_options, submit as passkey_post};
 pub(super) use sign_in::{code_post, continue_post, enrol_post, prompt_page};
 
 /// Status, message and `Retry-After` of a refused code or proof: 429 for the throttle (as

@@ -1,7 +1,7 @@
-//! The second step of signing in: POST /login/second-factor (a code or a recovery code),
-//! POST /login/enrol (setting up an authenticator when two factors are required), POST
-//! /login/continue (after the new recovery codes). The pending sign-in travels sealed in
-//! the form and is bound to the browser by a cookie set with the page.
+//! The second step of signing in: POST /login/second-factor (a code or a recovery code; a
+//! passkey is `passkey.rs`), POST /login/enrol (setting up an authenticator when two factors
+//! are required), POST /login/continue (after the new recovery codes). The pending sign-in
+//! travels sealed in the form and is bound to the browser by a cookie set with the page.
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -10,18 +10,21 @@ use axum_extra::extract::CookieJar;
 
 use super::views::{EnrolView, RecoveryCodesView, SecondFactorView};
 use crate::oauth::Provider;
+use crate::oauth::passkeys::PasskeyError;
 use crate::oauth::signin::{LoginPrompt, SignInContext, SignInStep};
 use crate::oauth::two_factor::TwoFactorError;
 use crate::oauth::two_factor::sign_in::{
     PENDING_TTL, SealedPending, SecondFactorPrompt, SecondFactorResult, Stage,
 };
 use crate::web::authorize::{authorize_error, sign_in_step_response};
-use crate::web::pages::{csrf_token, form_action_source, page_form, render, short_cookie};
-use crate::web::ui::Page;
+use crate::web::pages::{
+    csrf_token, form_action_source, page_form, render, render_scripted, short_cookie,
+};
+use crate::web::ui::{Chrome, Page};
 use crate::web::{AppState, ClientAddr};
 
 /// The cookie that ties a pending sign-in to this browser.
-fn binding_cookie_name(p: &Provider) -> &'static str {
+pub(super) fn binding_cookie_name(p: &Provider) -> &'static str {
     if p.settings.is_https() {
         "__Host-latchkey_pending"
     } else {
@@ -38,6 +41,41 @@ pub(crate) fn prompt_page(
     error: Option<&TwoFactorError>,
 ) -> Response {
     let chrome = page.chrome(prompt.prompt.ui_locales.as_deref());
+    let wrong = if prompt.stage == Stage::Enrol {
+        &chrome.t.enrol_wrong
+    } else {
+        &chrome.t.second_factor_wrong
+    };
+    let refusal = super::refusal(&chrome, error, wrong);
+    show_prompt(p, &chrome, jar, prompt, refusal)
+}
+
+/// A passkey refused on the second-step page: the page again (400) saying why.
+fn passkey_refused_page(
+    p: &Provider,
+    page: &Page,
+    jar: CookieJar,
+    prompt: SecondFactorPrompt,
+    error: &PasskeyError,
+) -> Response {
+    let chrome = page.chrome(prompt.prompt.ui_locales.as_deref());
+    let message = match error {
+        PasskeyError::CeremonyNotFound => &chrome.t.passkey_sign_in_expired,
+        _ => &chrome.t.second_factor_passkey_failed,
+    };
+    let refusal = (StatusCode::BAD_REQUEST, Some(message.clone()), None);
+    show_prompt(p, &chrome, jar, prompt, refusal)
+}
+
+/// The page of `prompt` with its binding cookie, and the status, message and
+/// `Retry-After` of a refusal (`super::refusal`).
+fn show_prompt(
+    p: &Provider,
+    chrome: &Chrome,
+    jar: CookieJar,
+    prompt: SecondFactorPrompt,
+    (status, message, retry_after): (StatusCode, Option<String>, Option<u64>),
+) -> Response {
     let jar = jar.add(short_cookie(
         p,
         binding_cookie_name(p),
@@ -45,18 +83,12 @@ pub(crate) fn prompt_page(
         PENDING_TTL,
     ));
     let (jar, csrf) = csrf_token(p, jar);
-    let wrong = if prompt.stage == Stage::Enrol {
-        &chrome.t.enrol_wrong
-    } else {
-        &chrome.t.second_factor_wrong
-    };
-    let (status, message, retry_after) = super::refusal(&chrome, error, wrong);
     // Browsers apply `form-action` to the redirect that follows the form: the client's.
     let action = form_action_source(&prompt.prompt.destination);
     let mut resp = match (&prompt.stage, &prompt.enrolment) {
         (Stage::Enrol, Some(enrolment)) => {
             let view = EnrolView {
-                chrome: &chrome,
+                chrome,
                 required: true,
                 error: message,
                 qr_svg: crate::web::qr::svg(&enrolment.otpauth_uri, &chrome.t.enrol_qr_label)
@@ -66,17 +98,24 @@ pub(crate) fn prompt_page(
                 csrf_token: csrf,
                 pending: Some(prompt.sealed.sealed),
             };
-            render(&chrome, status, &view, Some(&action))
+            render(chrome, status, &view, Some(&action))
         }
         _ => {
             let view = SecondFactorView {
-                chrome: &chrome,
+                chrome,
                 client_name: prompt.prompt.client_name.clone(),
                 error: message,
                 csrf_token: csrf,
                 pending: prompt.sealed.sealed,
+                code: prompt.offer.code,
+                passkey: prompt.offer.passkey,
             };
-            render(&chrome, status, &view, Some(&action))
+            // The passkey button is driven by static/passkeys.js.
+            if view.passkey {
+                render_scripted(chrome, status, &view, Some(&action))
+            } else {
+                render(chrome, status, &view, Some(&action))
+            }
         }
     };
     if let Some(secs) = retry_after {
@@ -87,15 +126,17 @@ pub(crate) fn prompt_page(
 }
 
 /// The form fields and context every POST here shares.
-struct Posted {
-    pending: String,
-    code: String,
-    binding: Option<String>,
+pub(super) struct Posted {
+    pub pending: String,
+    pub code: String,
+    /// A passkey's answer (`credential.toJSON()`), on the passkey form.
+    pub credential: String,
+    pub binding: Option<String>,
     old_session: Option<String>,
     user_agent: Option<String>,
 }
 
-fn posted(
+pub(super) fn posted(
     p: &Provider,
     page: &Page,
     jar: &CookieJar,
@@ -106,6 +147,7 @@ fn posted(
     Ok(Posted {
         pending: form.get("pending").unwrap_or("").to_owned(),
         code: form.get("code").unwrap_or("").chars().take(64).collect(),
+        credential: form.get("credential").unwrap_or("").to_owned(),
         binding: jar
             .get(binding_cookie_name(p))
             .map(|c| c.value().to_owned()),
@@ -120,7 +162,7 @@ fn posted(
 }
 
 impl Posted {
-    fn ctx(&self, ip: Option<std::net::IpAddr>) -> SignInContext<'_> {
+    pub fn ctx(&self, ip: Option<std::net::IpAddr>) -> SignInContext<'_> {
         SignInContext {
             source_ip: ip,
             user_agent: self.user_agent.as_deref(),
@@ -205,7 +247,7 @@ pub async fn continue_post(
     }
 }
 
-async fn result_response(
+pub(super) async fn result_response(
     p: &Provider,
     page: &Page,
     jar: CookieJar,
@@ -214,6 +256,9 @@ async fn result_response(
     match result {
         Ok(SecondFactorResult::Retry { prompt, error }) => {
             prompt_page(p, page, jar, *prompt, Some(&error))
+        }
+        Ok(SecondFactorResult::PasskeyRefused { prompt, error }) => {
+            passkey_refused_page(p, page, jar, *prompt, &error)
         }
         Ok(SecondFactorResult::Enrolled {
             codes,

@@ -4,7 +4,8 @@ use askama::Template;
 
 use crate::web::ui::Chrome;
 
-/// The code page of a sign-in: a code from the authenticator app or a recovery code.
+/// The second step of a sign-in: a code from the authenticator app or a recovery code,
+/// and/or one of the person's passkeys.
 #[derive(Template)]
 #[template(path = "second_factor.html")]
 pub struct SecondFactorView<'a> {
@@ -14,6 +15,10 @@ pub struct SecondFactorView<'a> {
     pub csrf_token: String,
     /// The sealed pending sign-in, posted back unchanged.
     pub pending: String,
+    /// Offer the code form (the person has an authenticator).
+    pub code: bool,
+    /// Offer "Use a passkey" (the person has one; the page loads static/passkeys.js).
+    pub passkey: bool,
 }
 
 /// Setting up an authenticator: the QR code, the key as text, the first code.

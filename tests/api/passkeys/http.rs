@@ -1,15 +1,12 @@
 //! Passkeys over HTTP with a software authenticator: registration and sign-in work, and
 //! every answer that must be refused is refused with a human error (or `invalid_request`
 //! JSON), never a 500, and changes nothing stored.
-use std::collections::HashSet;
-
-use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 use super::authenticator::{BE, SoftKey, UP, UV};
 use super::{
-    account_page, attempt, client, id_token_claims, login_page, options, passkey_app,
-    post_assertion, register, sign_in_options, signed_in,
+    account_page, amr, attempt, client, id_token_claims, login_page, options, passkey_app,
+    post_assertion, register, sign_in_options, signed_in, snapshot,
 };
 use crate::flow::{Browser, Page, user};
 use crate::helpers::{TestApp, assert_oauth_error};
@@ -17,31 +14,6 @@ use crate::helpers::{TestApp, assert_oauth_error};
 const EXPIRED: &str = "The passkey request has expired. Try again.";
 const REFUSED: &str =
     "That passkey cannot sign you in here. Try again, or sign in with your password.";
-
-/// Everything a refused answer must leave alone: row counts, and each passkey as stored
-/// (counter and last use included).
-async fn snapshot(app: &TestApp) -> (Vec<(&'static str, i64)>, Vec<String>) {
-    let conn = sea_orm::Database::connect(app.db_url()).await.unwrap();
-    let rows = conn
-        .query_all_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT id, credential, last_used_at, name FROM passkeys ORDER BY id",
-        ))
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    let keys = rows
-        .iter()
-        .map(|r| {
-            let id: String = r.try_get("", "id").unwrap();
-            let credential: String = r.try_get("", "credential").unwrap();
-            let used: Option<i64> = r.try_get("", "last_used_at").unwrap();
-            let name: String = r.try_get("", "name").unwrap();
-            format!("{id}|{credential}|{used:?}|{name}")
-        })
-        .collect();
-    (app.stored().await, keys)
-}
 
 /// The id of the first passkey listed on an account page.
 fn first_passkey_id(page: &Page) -> String {
@@ -52,15 +24,6 @@ fn first_passkey_id(page: &Page) -> String {
         + 17;
     let end = page.body[start..].find('"').unwrap() + start;
     page.body[start..end].to_owned()
-}
-
-fn amr(claims: &Value) -> HashSet<String> {
-    claims["amr"]
-        .as_array()
-        .unwrap_or_else(|| panic!("amr in {claims}"))
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn assert_refused(page: &Page, message: &str) {

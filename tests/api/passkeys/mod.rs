@@ -1,13 +1,17 @@
-//! Passkeys (WebAuthn): registration on the account page and sign-in without a username.
-//! `http` drives the server with a software authenticator (`authenticator`) to reach every
-//! refusal; `browser` runs the whole journey in headless Chromium with its virtual
-//! authenticator. WebAuthn needs a domain, so these servers' issuer is
-//! `http://localhost:PORT`.
+//! Passkeys (WebAuthn): registration on the account page, sign-in without a username, and
+//! a passkey as the second step after a password (`second_factor`). `http` drives the
+//! server with a software authenticator (`authenticator`) to reach every refusal; `browser`
+//! runs the whole journey in headless Chromium with its virtual authenticator. WebAuthn
+//! needs a domain, so these servers' issuer is `http://localhost:PORT`.
 mod authenticator;
 mod browser;
 mod http;
+mod second_factor;
+
+use std::collections::HashSet;
 
 use latchkey::config::Settings;
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 use crate::flow::{Browser, Page, REDIRECT, authorize_url, pkce, sign_in, web_client};
@@ -178,4 +182,39 @@ pub async fn id_token_claims_at(
 /// The client every test signs in to; returns its secret.
 pub async fn client(app: &TestApp) -> String {
     web_client(app, "web").await
+}
+
+/// Everything a refused answer must leave alone: row counts, and each passkey as stored
+/// (counter and last use included).
+pub async fn snapshot(app: &TestApp) -> (Vec<(&'static str, i64)>, Vec<String>) {
+    let conn = sea_orm::Database::connect(app.db_url()).await.unwrap();
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT id, credential, last_used_at, name FROM passkeys ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    let keys = rows
+        .iter()
+        .map(|r| {
+            let id: String = r.try_get("", "id").unwrap();
+            let credential: String = r.try_get("", "credential").unwrap();
+            let used: Option<i64> = r.try_get("", "last_used_at").unwrap();
+            let name: String = r.try_get("", "name").unwrap();
+            format!("{id}|{credential}|{used:?}|{name}")
+        })
+        .collect();
+    (app.stored().await, keys)
+}
+
+/// The `amr` values of ID token claims.
+pub fn amr(claims: &Value) -> HashSet<String> {
+    claims["amr"]
+        .as_array()
+        .unwrap_or_else(|| panic!("amr in {claims}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
 }

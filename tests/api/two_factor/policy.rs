@@ -1,13 +1,15 @@
 //! When two factors are required: by the client, globally, or by the request's
 //! `acr_values`. Without a second factor a person enrols during the sign-in and gets no
 //! code before; a one-factor session gets the second factor only (step-up).
-use latchkey::admin::clients::{ClientUpdate, NewClient, update};
+use latchkey::admin::clients::NewClient;
 
 use super::{
     code_at, enrol, is_code_page, is_enrol_page, key_on, now, recovery_codes_on, settle_clock,
     submit_code,
 };
-use crate::flow::{Browser, PASSWORD, REDIRECT, authorize_url, pkce, user, web_client};
+use crate::flow::{
+    Browser, PASSWORD, REDIRECT, authorize_url, pkce, require_two_factors, user, web_client,
+};
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// Password on a fresh request for `client_id` (with `extra` query text): the page after it.
@@ -145,14 +147,5 @@ async fn a_one_factor_session_gets_only_the_second_factor_for_acr_values_and_cli
         ))
         .await;
     assert_eq!(again.status, 303, "{again:?}");
-    let client = update(
-        &app.store,
-        "web",
-        &ClientUpdate {
-            require_two_factor: Some(true),
-        },
-    )
-    .await
-    .unwrap();
-    assert!(client.require_two_factor);
+    require_two_factors(&app, "web").await;
 }
