@@ -30,9 +30,11 @@ fn main() {
 
     let order = Path::new(&env("CARGO_MANIFEST_DIR")).join("bench/symbol-order.txt");
     println!("cargo:rerun-if-changed={}", order.display());
-    // rust-lld is the default linker only for this target; a linker chosen through the
-    // flags may not know the option.
+    // rust-lld is the default linker only for this target and only since Rust 1.90 (before,
+    // the system's `ld` through `cc`, which does not know the option); a linker chosen
+    // through the flags may not know it either.
     let default_linker = env("TARGET") == "x86_64-unknown-linux-gnu"
+        && rustc_minor().is_some_and(|minor| minor >= 90)
         && !env("CARGO_ENCODED_RUSTFLAGS").contains("link");
     if env("PROFILE") == "release"
         && default_linker
@@ -45,4 +47,18 @@ fn main() {
         );
         println!("cargo:rustc-link-arg-bin=latchkey=-Wl,--no-warn-symbol-ordering");
     }
+}
+
+/// The minor version of the compiler (`rustc 1.95.0 (...)` -> 95).
+fn rustc_minor() -> Option<u32> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let version = text.split_whitespace().nth(1)?;
+    let mut parts = version.split('.');
+    (parts.next()? == "1").then_some(())?;
+    parts.next()?.parse().ok()
 }
