@@ -33,13 +33,13 @@ fn main() {
     // rust-lld is the default linker only for this target and only since Rust 1.90 (before,
     // the system's `ld` through `cc`, which does not know the option); a linker chosen
     // through the flags may not know it either.
-    let default_linker = env("TARGET") == "x86_64-unknown-linux-gnu"
-        && rustc_minor().is_some_and(|minor| minor >= 90)
-        && !env("CARGO_ENCODED_RUSTFLAGS").contains("link");
+    // (The compiler is asked for its version last, and only for release builds.)
     if env("PROFILE") == "release"
-        && default_linker
         && order.is_file()
         && !opted_out("LATCHKEY_NO_SYMBOL_ORDER")
+        && env("TARGET") == "x86_64-unknown-linux-gnu"
+        && !env("CARGO_ENCODED_RUSTFLAGS").contains("link")
+        && rustc_minor().is_some_and(|minor| minor >= 90)
     {
         println!(
             "cargo:rustc-link-arg-bin=latchkey=-Wl,--symbol-ordering-file={}",

@@ -200,15 +200,28 @@ fn load_ui(settings: &Settings) -> anyhow::Result<web::Ui> {
 /// idle size.
 fn spawn_memory_release(provider: Arc<Provider>) -> tokio::task::JoinHandle<()> {
     const PASSWORD_MEMORY_IDLE: Duration = Duration::from_secs(60);
+    spawn_every(PASSWORD_MEMORY_IDLE / 2, move || {
+        let freed = provider.passwords.release_idle(PASSWORD_MEMORY_IDLE);
+        if freed > 0 {
+            tracing::debug!(buffers = freed, "freed idle password-hashing memory");
+        }
+        std::future::ready(())
+    })
+}
+
+/// Runs `task` now and then every `every` (a late tick waits a whole interval, it does not
+/// catch up), until aborted.
+fn spawn_every<F, Fut>(every: Duration, mut task: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PASSWORD_MEMORY_IDLE / 2);
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let freed = provider.passwords.release_idle(PASSWORD_MEMORY_IDLE);
-            if freed > 0 {
-                tracing::debug!(buffers = freed, "freed idle password-hashing memory");
-            }
+            task().await;
         }
     })
 }
@@ -216,11 +229,9 @@ fn spawn_memory_release(provider: Arc<Provider>) -> tokio::task::JoinHandle<()> 
 /// Delivers the back-channel logouts of sessions ended elsewhere (the CLI, another node
 /// that stopped before delivering): the logout outbox, every `every`.
 fn spawn_logout_postman(provider: Arc<Provider>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+    spawn_every(every, move || {
+        let provider = Arc::clone(&provider);
+        async move {
             provider.deliver_pending_logouts().await;
         }
     })

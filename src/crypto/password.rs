@@ -142,7 +142,7 @@ impl PasswordHasher {
     }
 
     fn take_memory(&self, blocks: usize) -> Vec<Block> {
-        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let spare = self.spare().pop();
         match spare {
             Some((m, _)) if m.len() >= blocks => m,
             _ => vec![Block::default(); blocks.max(self.params.block_count())],
@@ -155,7 +155,7 @@ impl PasswordHasher {
         if memory.len() != self.params.block_count() {
             return;
         }
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let mut spare = self.spare();
         if spare.len() < self.slots {
             spare.push((memory, Instant::now()));
         }
@@ -165,15 +165,19 @@ impl PasswordHasher {
     /// many buffers were freed. Each is a separate mapping, so freeing it returns it to the
     /// system at once.
     pub fn release_idle(&self, idle: Duration) -> usize {
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let mut spare = self.spare();
         let before = spare.len();
         spare.retain(|(_, since)| since.elapsed() < idle);
         before - spare.len()
     }
 
+    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<Spare>> {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// How many working buffers are kept for the next verifications.
     pub fn kept_buffers(&self) -> usize {
-        self.spare.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.spare().len()
     }
 }
 
