@@ -30,7 +30,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
-    TransactionTrait,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 
@@ -143,32 +143,43 @@ impl Store {
         })
     }
 
-    /// Applies pending migrations; idempotent. On PostgreSQL an advisory lock held for the
-    /// migration transaction makes concurrent callers (several nodes starting together)
-    /// wait for each other instead of racing to create the same tables.
+    /// Applies pending migrations; idempotent. They run in one transaction on one
+    /// connection, so a migration that fails leaves the schema as it was, on SQLite as on
+    /// PostgreSQL.
+    ///
+    /// Several processes starting together wait for each other instead of racing to create
+    /// the same tables: on PostgreSQL through an advisory lock held for the transaction, on
+    /// SQLite because `BEGIN IMMEDIATE` takes the write lock (within the busy timeout).
+    ///
+    /// One connection matters on SQLite beyond atomicity: each connection caches the schema,
+    /// and SQLite checks a DDL statement's `already exists` / `no such column` against that
+    /// cache without first asking whether another connection changed the schema. Spread
+    /// over a pool, a migration could meet a cache from before another connection's
+    /// changes. Inside the transaction the first statement (sea-orm's `CREATE TABLE IF NOT
+    /// EXISTS seaql_migrations`) verifies the schema, and every later one sees its own.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        if self.db.get_database_backend() == DatabaseBackend::Postgres {
-            let txn = self
-                .db
-                .begin()
-                .await
-                .db_context("failed to begin the migration transaction")?;
+        let postgres = self.db.get_database_backend() == DatabaseBackend::Postgres;
+        let txn = self
+            .db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: (!postgres).then_some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .db_context("failed to begin the migration transaction")?;
+        if postgres {
             txn.execute_unprepared(&format!(
                 "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"
             ))
             .await
             .db_context("failed to take the migration lock")?;
-            Migrator::up(&txn, None)
-                .await
-                .db_context("failed to apply database migrations")?;
-            txn.commit()
-                .await
-                .db_context("failed to commit database migrations")?;
-        } else {
-            Migrator::up(&self.db, None)
-                .await
-                .db_context("failed to apply database migrations")?;
         }
+        Migrator::up(&txn, None)
+            .await
+            .db_context("failed to apply database migrations")?;
+        txn.commit()
+            .await
+            .db_context("failed to commit database migrations")?;
         Ok(())
     }
 
