@@ -423,7 +423,6 @@ impl Provider {
             sid: Some(self.session_sid(session)),
             amr: session.amr.clone(),
         };
-        self.grants.create_grant(&grant).await?;
         let code = random_token();
         let record = AuthorizationCode {
             code_hash: self.hasher.hash(&code),
@@ -444,7 +443,7 @@ impl Provider {
             expires_at: t + self.settings.tokens.authorization_code_ttl as i64,
             consumed_at: None,
         };
-        self.grants.create_authorization_code(&record).await?;
+        self.grants.create_grant_with_code(&grant, &record).await?;
         // Resource indicators of the authorization request are kept with the code by
         // repeating them at the token endpoint (RFC 8707 section 2.2).
         tracing::info!(client_id = %req.client.id, user_id = %user.id, "issued authorization code");

@@ -182,7 +182,12 @@ pub trait ConsentRepository: Send + Sync {
 /// Grants, authorization codes, refresh tokens and the access tokens issued under a grant.
 #[async_trait]
 pub trait GrantRepository: Send + Sync {
-    async fn create_grant(&self, grant: &Grant) -> anyhow::Result<()>;
+    /// Stores a new grant with its authorization code, together or not at all.
+    async fn create_grant_with_code(
+        &self,
+        grant: &Grant,
+        code: &AuthorizationCode,
+    ) -> anyhow::Result<()>;
     async fn find_grant(&self, id: &str) -> anyhow::Result<Option<Grant>>;
     /// The clients that were granted something in the session `sid` (Back-Channel Logout).
     async fn session_clients(&self, sid: &str) -> anyhow::Result<Vec<String>>;
@@ -190,7 +195,6 @@ pub trait GrantRepository: Send + Sync {
     /// unexpired access token issued under it to the revocation list. Idempotent.
     async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()>;
 
-    async fn create_authorization_code(&self, code: &AuthorizationCode) -> anyhow::Result<()>;
     async fn find_authorization_code(
         &self,
         code_hash: &str,
@@ -199,28 +203,23 @@ pub trait GrantRepository: Send + Sync {
     /// atomic across nodes: of two concurrent calls exactly one returns true.
     async fn consume_authorization_code(&self, code_hash: &str, now: i64) -> anyhow::Result<bool>;
 
-    /// Remembers an access token issued under a grant, so revoking the grant revokes it.
-    async fn record_grant_access_token(
-        &self,
-        grant_id: &str,
-        jti: &str,
-        expires_at: i64,
-    ) -> anyhow::Result<()>;
     /// The grant an access token was recorded under, if any (client-credentials tokens have
     /// none).
     async fn access_token_grant(&self, jti: &str) -> anyhow::Result<Option<String>>;
-    /// Records a token exchanged from a token of the grant, unless the grant is revoked;
-    /// returns false (recording nothing) if it is. Must be serialised with `revoke_grant`
+    /// Records what was just issued under a grant: the access token `jti` (so that revoking
+    /// the grant revokes it) and, when given, a new refresh token. All of it, in one
+    /// transaction, unless the grant is revoked: then nothing is recorded and the answer is
+    /// false, and the tokens must be withheld. Must be serialised with `revoke_grant`
     /// across nodes: a token recorded here is either on the list a concurrent revocation
     /// revokes, or refused.
-    async fn record_exchanged_access_token(
+    async fn record_grant_tokens(
         &self,
         grant_id: &str,
         jti: &str,
         expires_at: i64,
+        refresh_token: Option<&RefreshToken>,
     ) -> anyhow::Result<bool>;
 
-    async fn create_refresh_token(&self, token: &RefreshToken) -> anyhow::Result<()>;
     async fn find_refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshToken>>;
     /// Sets `rotated_at = now` if it is unset; returns whether this call set it (atomic, as
     /// for codes).

@@ -17,22 +17,28 @@ use crate::oauth::ports::GrantRepository;
 
 #[async_trait]
 impl GrantRepository for Store {
-    async fn create_grant(&self, g: &Grant) -> anyhow::Result<()> {
-        let row = grant::ActiveModel {
-            id: Set(g.id.clone()),
-            client_id: Set(g.client_id.clone()),
-            user_id: Set(g.user_id.clone()),
-            scope: Set(g.scope.clone()),
-            auth_time: Set(g.auth_time),
-            created_at: Set(g.created_at),
-            revoked_at: Set(g.revoked_at),
-            sid: Set(g.sid.clone()),
-            amr: Set(amr_to_text(&g.amr)),
-        };
-        grant::Entity::insert(row)
-            .exec_without_returning(&self.db)
+    async fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode) -> anyhow::Result<()> {
+        let txn = self
+            .db
+            .begin()
+            .await
+            .db_context("failed to begin a transaction")?;
+        grant::Entity::insert(grant_row(g))
+            .exec_without_returning(&txn)
             .await
             .with_db_context(|| format!("failed to create grant for client {}", g.client_id))?;
+        authorization_code::Entity::insert(code_row(c))
+            .exec_without_returning(&txn)
+            .await
+            .with_db_context(|| {
+                format!(
+                    "failed to store an authorization code for client {}",
+                    c.client_id
+                )
+            })?;
+        txn.commit()
+            .await
+            .db_context("failed to commit a grant and its code")?;
         Ok(())
     }
 
@@ -95,34 +101,6 @@ impl GrantRepository for Store {
         Ok(())
     }
 
-    async fn create_authorization_code(&self, c: &AuthorizationCode) -> anyhow::Result<()> {
-        let row = authorization_code::ActiveModel {
-            code_hash: Set(c.code_hash.clone()),
-            grant_id: Set(c.grant_id.clone()),
-            client_id: Set(c.client_id.clone()),
-            user_id: Set(c.user_id.clone()),
-            redirect_uri: Set(c.redirect_uri.clone()),
-            scope: Set(c.scope.clone()),
-            nonce: Set(c.nonce.clone()),
-            code_challenge: Set(c.code_challenge.clone()),
-            code_challenge_method: Set(c.code_challenge_method.clone()),
-            auth_time: Set(c.auth_time),
-            created_at: Set(c.created_at),
-            expires_at: Set(c.expires_at),
-            consumed_at: Set(c.consumed_at),
-        };
-        authorization_code::Entity::insert(row)
-            .exec_without_returning(&self.db)
-            .await
-            .with_db_context(|| {
-                format!(
-                    "failed to store an authorization code for client {}",
-                    c.client_id
-                )
-            })?;
-        Ok(())
-    }
-
     async fn find_authorization_code(
         &self,
         code_hash: &str,
@@ -161,25 +139,6 @@ impl GrantRepository for Store {
         Ok(res.rows_affected == 1)
     }
 
-    async fn record_grant_access_token(
-        &self,
-        grant_id: &str,
-        jti: &str,
-        expires_at: i64,
-    ) -> anyhow::Result<()> {
-        let row = grant_access_token::ActiveModel {
-            jti: Set(jti.to_owned()),
-            grant_id: Set(grant_id.to_owned()),
-            expires_at: Set(expires_at),
-        };
-        grant_access_token::Entity::insert(row)
-            .on_conflict_do_nothing()
-            .exec_without_returning(&self.db)
-            .await
-            .db_context("failed to record an access token of a grant")?;
-        Ok(())
-    }
-
     async fn access_token_grant(&self, jti: &str) -> anyhow::Result<Option<String>> {
         let row = grant_access_token::Entity::find_by_id(jti.to_owned())
             .one(&self.db)
@@ -188,21 +147,22 @@ impl GrantRepository for Store {
         Ok(row.map(|r| r.grant_id))
     }
 
-    async fn record_exchanged_access_token(
+    async fn record_grant_tokens(
         &self,
         grant_id: &str,
         jti: &str,
         expires_at: i64,
+        refresh_token: Option<&RefreshToken>,
     ) -> anyhow::Result<bool> {
         let txn = self
             .db
             .begin()
             .await
             .db_context("failed to begin a transaction")?;
-        // The row first, then the grant: on SQLite the insert takes the write lock, so the
+        // The rows first, then the grant: on SQLite the insert takes the write lock, so the
         // grant read next is the latest; on PostgreSQL the read waits (FOR SHARE) for a
         // revocation holding the grant's row, and a revocation starting later waits for this
-        // transaction and then finds the row.
+        // transaction and then finds the rows.
         grant_access_token::Entity::insert(grant_access_token::ActiveModel {
             jti: Set(jti.to_owned()),
             grant_id: Set(grant_id.to_owned()),
@@ -211,45 +171,32 @@ impl GrantRepository for Store {
         .on_conflict_do_nothing()
         .exec_without_returning(&txn)
         .await
-        .db_context("failed to record an exchanged access token")?;
+        .db_context("failed to record an access token of a grant")?;
+        if let Some(t) = refresh_token {
+            refresh_token::Entity::insert(refresh_row(t))
+                .exec_without_returning(&txn)
+                .await
+                .with_db_context(|| {
+                    format!("failed to store a refresh token for client {}", t.client_id)
+                })?;
+        }
         let live = grant::Entity::find_by_id(grant_id.to_owned())
             .filter(grant::Column::RevokedAt.is_null())
             .lock_shared()
             .one(&txn)
             .await
-            .db_context("failed to read the grant of an exchanged token")?
+            .db_context("failed to read the grant of issued tokens")?
             .is_some();
         if live {
             txn.commit()
                 .await
-                .db_context("failed to commit an exchanged access token")?;
+                .db_context("failed to commit the tokens of a grant")?;
         } else {
             txn.rollback()
                 .await
-                .db_context("failed to roll back an exchanged access token")?;
+                .db_context("failed to roll back the tokens of a grant")?;
         }
         Ok(live)
-    }
-
-    async fn create_refresh_token(&self, t: &RefreshToken) -> anyhow::Result<()> {
-        let row = refresh_token::ActiveModel {
-            token_hash: Set(t.token_hash.clone()),
-            grant_id: Set(t.grant_id.clone()),
-            client_id: Set(t.client_id.clone()),
-            user_id: Set(t.user_id.clone()),
-            scope: Set(t.scope.clone()),
-            auth_time: Set(t.auth_time),
-            created_at: Set(t.created_at),
-            expires_at: Set(t.expires_at),
-            rotated_at: Set(t.rotated_at),
-        };
-        refresh_token::Entity::insert(row)
-            .exec_without_returning(&self.db)
-            .await
-            .with_db_context(|| {
-                format!("failed to store a refresh token for client {}", t.client_id)
-            })?;
-        Ok(())
     }
 
     async fn find_refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshToken>> {
@@ -279,5 +226,51 @@ impl GrantRepository for Store {
             .await
             .db_context("failed to mark a refresh token rotated")?;
         Ok(res.rows_affected == 1)
+    }
+}
+
+fn grant_row(g: &Grant) -> grant::ActiveModel {
+    grant::ActiveModel {
+        id: Set(g.id.clone()),
+        client_id: Set(g.client_id.clone()),
+        user_id: Set(g.user_id.clone()),
+        scope: Set(g.scope.clone()),
+        auth_time: Set(g.auth_time),
+        created_at: Set(g.created_at),
+        revoked_at: Set(g.revoked_at),
+        sid: Set(g.sid.clone()),
+        amr: Set(amr_to_text(&g.amr)),
+    }
+}
+
+fn code_row(c: &AuthorizationCode) -> authorization_code::ActiveModel {
+    authorization_code::ActiveModel {
+        code_hash: Set(c.code_hash.clone()),
+        grant_id: Set(c.grant_id.clone()),
+        client_id: Set(c.client_id.clone()),
+        user_id: Set(c.user_id.clone()),
+        redirect_uri: Set(c.redirect_uri.clone()),
+        scope: Set(c.scope.clone()),
+        nonce: Set(c.nonce.clone()),
+        code_challenge: Set(c.code_challenge.clone()),
+        code_challenge_method: Set(c.code_challenge_method.clone()),
+        auth_time: Set(c.auth_time),
+        created_at: Set(c.created_at),
+        expires_at: Set(c.expires_at),
+        consumed_at: Set(c.consumed_at),
+    }
+}
+
+fn refresh_row(t: &RefreshToken) -> refresh_token::ActiveModel {
+    refresh_token::ActiveModel {
+        token_hash: Set(t.token_hash.clone()),
+        grant_id: Set(t.grant_id.clone()),
+        client_id: Set(t.client_id.clone()),
+        user_id: Set(t.user_id.clone()),
+        scope: Set(t.scope.clone()),
+        auth_time: Set(t.auth_time),
+        created_at: Set(t.created_at),
+        expires_at: Set(t.expires_at),
+        rotated_at: Set(t.rotated_at),
     }
 }

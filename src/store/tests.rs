@@ -86,58 +86,132 @@ pub(super) async fn seed(store: &Store) -> (User, ClientId) {
     (user, created.client.id)
 }
 
+fn grant_row(user: &User, client: &ClientId, id: &str, now: i64) -> Grant {
+    Grant {
+        id: id.into(),
+        client_id: client.to_string(),
+        user_id: user.id.clone(),
+        scope: "openid".into(),
+        auth_time: now,
+        created_at: now,
+        revoked_at: None,
+        sid: Some("sid-1".into()),
+        amr: vec![crate::oauth::authn::AuthMethod::Pwd],
+    }
+}
+
+fn code_row(
+    user: &User,
+    client: &ClientId,
+    grant_id: &str,
+    code_hash: &str,
+    now: i64,
+) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: code_hash.into(),
+        grant_id: grant_id.into(),
+        client_id: client.to_string(),
+        user_id: user.id.clone(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: Some("x".into()),
+        code_challenge_method: Some("S256".into()),
+        auth_time: now,
+        created_at: now,
+        expires_at: now + 60,
+        consumed_at: None,
+    }
+}
+
+fn refresh_row(
+    user: &User,
+    client: &ClientId,
+    grant_id: &str,
+    hash: &str,
+    now: i64,
+) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash.into(),
+        grant_id: grant_id.into(),
+        client_id: client.to_string(),
+        user_id: user.id.clone(),
+        scope: "openid".into(),
+        auth_time: now,
+        created_at: now,
+        expires_at: now + 3600,
+        rotated_at: None,
+    }
+}
+
 async fn grant_with_tokens(store: &Store, user: &User, client: &ClientId, id: &str) {
     let now = unix_now();
     store
-        .create_grant(&Grant {
-            id: id.into(),
-            client_id: client.to_string(),
-            user_id: user.id.clone(),
-            scope: "openid".into(),
-            auth_time: now,
-            created_at: now,
-            revoked_at: None,
-            sid: Some("sid-1".into()),
-            amr: vec![crate::oauth::authn::AuthMethod::Pwd],
-        })
+        .create_grant_with_code(
+            &grant_row(user, client, id, now),
+            &code_row(user, client, id, &format!("code-{id}"), now),
+        )
         .await
         .unwrap();
-    store
-        .create_authorization_code(&AuthorizationCode {
-            code_hash: format!("code-{id}"),
-            grant_id: id.into(),
-            client_id: client.to_string(),
-            user_id: user.id.clone(),
-            redirect_uri: "https://app.example.com/cb".into(),
-            scope: "openid".into(),
-            nonce: None,
-            code_challenge: Some("x".into()),
-            code_challenge_method: Some("S256".into()),
-            auth_time: now,
-            created_at: now,
-            expires_at: now + 60,
-            consumed_at: None,
-        })
-        .await
-        .unwrap();
-    store
-        .create_refresh_token(&RefreshToken {
-            token_hash: format!("rt-{id}"),
-            grant_id: id.into(),
-            client_id: client.to_string(),
-            user_id: user.id.clone(),
-            scope: "openid".into(),
-            auth_time: now,
-            created_at: now,
-            expires_at: now + 3600,
-            rotated_at: None,
-        })
-        .await
-        .unwrap();
-    store
-        .record_grant_access_token(id, &format!("at-{id}"), now + 600)
-        .await
-        .unwrap();
+    let refresh = refresh_row(user, client, id, &format!("rt-{id}"), now);
+    assert!(
+        store
+            .record_grant_tokens(id, &format!("at-{id}"), now + 600, Some(&refresh))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_grant_and_its_code_are_stored_together_or_not_at_all() {
+    on_each_backend(|store| async move {
+        let (user, client) = seed(&store).await;
+        grant_with_tokens(&store, &user, &client, "g1").await;
+        let now = unix_now();
+        // The code's hash is taken: the second grant must not be left without its code.
+        let err = store
+            .create_grant_with_code(
+                &grant_row(&user, &client, "g2", now),
+                &code_row(&user, &client, "g2", "code-g1", now),
+            )
+            .await;
+        assert!(err.is_err());
+        assert!(store.find_grant("g2").await.unwrap().is_none());
+        let kept = store
+            .find_authorization_code("code-g1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.grant_id, "g1");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tokens_are_recorded_under_a_live_grant_only() {
+    on_each_backend(|store| async move {
+        let (user, client) = seed(&store).await;
+        grant_with_tokens(&store, &user, &client, "g1").await;
+        assert_eq!(
+            store.access_token_grant("at-g1").await.unwrap().as_deref(),
+            Some("g1")
+        );
+        assert!(store.find_refresh_token("rt-g1").await.unwrap().is_some());
+
+        let now = unix_now();
+        store.revoke_grant("g1", now).await.unwrap();
+        let refresh = refresh_row(&user, &client, "g1", "rt-late", now);
+        assert!(
+            !store
+                .record_grant_tokens("g1", "at-late", now + 600, Some(&refresh))
+                .await
+                .unwrap()
+        );
+        // Neither the access token nor the refresh token is kept.
+        assert!(store.access_token_grant("at-late").await.unwrap().is_none());
+        assert!(store.find_refresh_token("rt-late").await.unwrap().is_none());
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -175,7 +175,7 @@ fn requested_targets(params: &Params, policy: &ExchangePolicy) -> OAuthResult<Ve
 /// token was checked refuses the record, and the token is withheld.
 async fn tie_to_grant(p: &Provider, grant_id: &str, jti: &str, expires_at: i64) -> OAuthResult<()> {
     if p.grants
-        .record_exchanged_access_token(grant_id, jti, expires_at)
+        .record_grant_tokens(grant_id, jti, expires_at, None)
         .await?
     {
         return Ok(());

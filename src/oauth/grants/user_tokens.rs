@@ -42,9 +42,6 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
         act: None,
         expires_at_most: None,
     })?;
-    p.grants
-        .record_grant_access_token(r.grant_id, &at.jti, at.expires_at)
-        .await?;
     let id_token = if r.token_scope.contains("openid") {
         Some(p.issue_id_token(IdTokenInput {
             client: r.client,
@@ -61,11 +58,11 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
     };
     let wants_refresh =
         r.grant_scope.contains("offline_access") || r.client.always_issue_refresh_token;
-    let refresh_token = if wants_refresh && r.client.allows_grant(GrantType::RefreshToken) {
-        let token = random_token();
-        let t = now();
-        p.grants
-            .create_refresh_token(&RefreshToken {
+    let refresh_token =
+        (wants_refresh && r.client.allows_grant(GrantType::RefreshToken)).then(|| {
+            let token = random_token();
+            let t = now();
+            let record = RefreshToken {
                 token_hash: p.hasher.hash(&token),
                 grant_id: r.grant_id.to_owned(),
                 client_id: r.client.id.as_str().to_owned(),
@@ -75,12 +72,25 @@ pub async fn issue(p: &Provider, r: UserTokenRequest<'_>) -> OAuthResult<TokenRe
                 created_at: t,
                 expires_at: t + p.settings.tokens.refresh_token_ttl as i64,
                 rotated_at: None,
-            })
-            .await?;
-        Some(token)
-    } else {
-        None
-    };
+            };
+            (token, record)
+        });
+    // Signed first, recorded together after: a grant revoked meanwhile (a replayed code,
+    // a reused refresh token, the person disconnecting the app) refuses the record, and
+    // nothing is handed out.
+    let recorded = p
+        .grants
+        .record_grant_tokens(
+            r.grant_id,
+            &at.jti,
+            at.expires_at,
+            refresh_token.as_ref().map(|(_, record)| record),
+        )
+        .await?;
+    if !recorded {
+        return Err(OAuthError::invalid_grant("the grant was revoked"));
+    }
+    let refresh_token = refresh_token.map(|(token, _)| token);
     Ok(TokenResponse {
         access_token: at.token,
         issued_token_type: None,
