@@ -31,6 +31,8 @@ pub fn layer(https: bool) -> MapResponseLayer<impl Fn(Response) -> Response + Cl
 
 fn add(mut resp: Response, https: bool) -> Response {
     let h = resp.headers_mut();
+    // Room for all of them at once: one allocation rather than a few growths per response.
+    h.reserve(ALWAYS.len() + usize::from(https));
     for (name, value) in ALWAYS {
         if let header::Entry::Vacant(slot) = h.entry(name) {
             slot.insert(value);
