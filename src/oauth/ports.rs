@@ -179,6 +179,19 @@ pub trait ConsentRepository: Send + Sync {
     ) -> anyhow::Result<()>;
 }
 
+/// What presenting an authorization code did (`GrantRepository::redeem_authorization_code`).
+#[derive(Debug)]
+pub enum CodeRedemption {
+    /// It was unused and issued to this client: it is now used, by this call.
+    Redeemed(Box<AuthorizationCode>),
+    /// It was used before: a replay (RFC 6749 section 4.1.2). Nothing changed.
+    AlreadyUsed { grant_id: String },
+    /// It was issued to another client. Nothing changed.
+    OtherClient,
+    /// No such code (never issued, expired and removed, or its grant revoked).
+    Unknown,
+}
+
 /// Grants, authorization codes, refresh tokens and the access tokens issued under a grant.
 #[async_trait]
 pub trait GrantRepository: Send + Sync {
@@ -199,9 +212,15 @@ pub trait GrantRepository: Send + Sync {
         &self,
         code_hash: &str,
     ) -> anyhow::Result<Option<AuthorizationCode>>;
-    /// Sets `consumed_at = now` if it is unset; returns whether this call consumed it. Must be
-    /// atomic across nodes: of two concurrent calls exactly one returns true.
-    async fn consume_authorization_code(&self, code_hash: &str, now: i64) -> anyhow::Result<bool>;
+    /// Consumes the code issued to `client_id` (sets `consumed_at = now` if it is unset) and
+    /// returns it, or says why not. Must be atomic across nodes: of two concurrent calls
+    /// exactly one redeems it, and the other finds it already used.
+    async fn redeem_authorization_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> anyhow::Result<CodeRedemption>;
 
     /// The grant an access token was recorded under, if any (client-credentials tokens have
     /// none).

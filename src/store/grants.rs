@@ -3,9 +3,10 @@
 //! one, exactly one wins.
 use anyhow::Context;
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{CommonTableExpression, Expr, InsertStatement, Query, WithClause};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryTrait, TransactionTrait,
 };
 
 use super::DbResultExt;
@@ -13,29 +14,38 @@ use super::entities::{authorization_code, grant, grant_access_token, refresh_tok
 use super::{Store, tokens};
 use crate::oauth::authn::{amr_from_text, amr_to_text};
 use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken};
-use crate::oauth::ports::GrantRepository;
+use crate::oauth::ports::{CodeRedemption, GrantRepository};
 
 #[async_trait]
 impl GrantRepository for Store {
     async fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode) -> anyhow::Result<()> {
+        let grant = grant::Entity::insert(grant_row(g)).into_query();
+        let code = authorization_code::Entity::insert(code_row(c)).into_query();
+        let context = || {
+            format!(
+                "failed to store a grant and its code for client {}",
+                g.client_id
+            )
+        };
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            // `WITH new_grant AS (INSERT INTO grants ...) INSERT INTO authorization_codes ...`:
+            // one statement, so both rows or neither, in one round trip.
+            let grant = CommonTableExpression::new()
+                .query(grant)
+                .table_name("new_grant")
+                .to_owned();
+            let both = WithClause::new().cte(grant).to_owned().query(code);
+            self.db.execute(&both).await.with_db_context(context)?;
+            return Ok(());
+        }
+        // SQLite has no INSERT in WITH: a transaction (in process, no round trips).
         let txn = self
             .db
             .begin()
             .await
             .db_context("failed to begin a transaction")?;
-        grant::Entity::insert(grant_row(g))
-            .exec_without_returning(&txn)
-            .await
-            .with_db_context(|| format!("failed to create grant for client {}", g.client_id))?;
-        authorization_code::Entity::insert(code_row(c))
-            .exec_without_returning(&txn)
-            .await
-            .with_db_context(|| {
-                format!(
-                    "failed to store an authorization code for client {}",
-                    c.client_id
-                )
-            })?;
+        txn.execute(&grant).await.with_db_context(context)?;
+        txn.execute(&code).await.with_db_context(context)?;
         txn.commit()
             .await
             .db_context("failed to commit a grant and its code")?;
@@ -109,34 +119,36 @@ impl GrantRepository for Store {
             .one(&self.db)
             .await
             .db_context("failed to look up an authorization code")?;
-        Ok(row.map(|m| AuthorizationCode {
-            code_hash: m.code_hash,
-            grant_id: m.grant_id,
-            client_id: m.client_id,
-            user_id: m.user_id,
-            redirect_uri: m.redirect_uri,
-            scope: m.scope,
-            nonce: m.nonce,
-            code_challenge: m.code_challenge,
-            code_challenge_method: m.code_challenge_method,
-            auth_time: m.auth_time,
-            created_at: m.created_at,
-            expires_at: m.expires_at,
-            consumed_at: m.consumed_at,
-        }))
+        Ok(row.map(code_from_row))
     }
 
-    async fn consume_authorization_code(&self, code_hash: &str, now: i64) -> anyhow::Result<bool> {
+    async fn redeem_authorization_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> anyhow::Result<CodeRedemption> {
         // RFC 6749 section 4.1.2: a code is used once. The WHERE clause makes the check and
-        // the write one atomic statement.
-        let res = authorization_code::Entity::update_many()
+        // the write one atomic statement, and RETURNING hands the code back with it.
+        let redeemed = authorization_code::Entity::update_many()
             .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
             .filter(authorization_code::Column::CodeHash.eq(code_hash))
+            .filter(authorization_code::Column::ClientId.eq(client_id))
             .filter(authorization_code::Column::ConsumedAt.is_null())
-            .exec(&self.db)
+            .exec_with_returning(&self.db)
             .await
             .db_context("failed to consume an authorization code")?;
-        Ok(res.rows_affected == 1)
+        if let Some(row) = redeemed.into_iter().next() {
+            return Ok(CodeRedemption::Redeemed(Box::new(code_from_row(row))));
+        }
+        // Why not: one more statement, on this path only.
+        Ok(match self.find_authorization_code(code_hash).await? {
+            Some(c) if c.client_id != client_id => CodeRedemption::OtherClient,
+            Some(c) if c.consumed_at.is_some() => CodeRedemption::AlreadyUsed {
+                grant_id: c.grant_id,
+            },
+            _ => CodeRedemption::Unknown,
+        })
     }
 
     async fn access_token_grant(&self, jti: &str) -> anyhow::Result<Option<String>> {
@@ -154,39 +166,32 @@ impl GrantRepository for Store {
         expires_at: i64,
         refresh_token: Option<&RefreshToken>,
     ) -> anyhow::Result<bool> {
+        let record = access_token_record_if_live(grant_id, jti, expires_at)?;
+        let Some(t) = refresh_token else {
+            let res = self
+                .db
+                .execute(&record)
+                .await
+                .db_context("failed to record an access token of a grant")?;
+            return Ok(res.rows_affected() == 1);
+        };
         let txn = self
             .db
             .begin()
             .await
             .db_context("failed to begin a transaction")?;
-        // The rows first, then the grant: on SQLite the insert takes the write lock, so the
-        // grant read next is the latest; on PostgreSQL the read waits (FOR SHARE) for a
-        // revocation holding the grant's row, and a revocation starting later waits for this
-        // transaction and then finds the rows.
-        grant_access_token::Entity::insert(grant_access_token::ActiveModel {
-            jti: Set(jti.to_owned()),
-            grant_id: Set(grant_id.to_owned()),
-            expires_at: Set(expires_at),
-        })
-        .on_conflict_do_nothing()
-        .exec_without_returning(&txn)
-        .await
-        .db_context("failed to record an access token of a grant")?;
-        if let Some(t) = refresh_token {
-            refresh_token::Entity::insert(refresh_row(t))
-                .exec_without_returning(&txn)
-                .await
-                .with_db_context(|| {
-                    format!("failed to store a refresh token for client {}", t.client_id)
-                })?;
-        }
-        let live = grant::Entity::find_by_id(grant_id.to_owned())
-            .filter(grant::Column::RevokedAt.is_null())
-            .lock_shared()
-            .one(&txn)
+        refresh_token::Entity::insert(refresh_row(t))
+            .exec_without_returning(&txn)
             .await
-            .db_context("failed to read the grant of issued tokens")?
-            .is_some();
+            .with_db_context(|| {
+                format!("failed to store a refresh token for client {}", t.client_id)
+            })?;
+        let live = txn
+            .execute(&record)
+            .await
+            .db_context("failed to record an access token of a grant")?
+            .rows_affected()
+            == 1;
         if live {
             txn.commit()
                 .await
@@ -229,6 +234,36 @@ impl GrantRepository for Store {
     }
 }
 
+/// `INSERT INTO grant_access_tokens ... SELECT ... FROM grants WHERE id = grant_id AND
+/// revoked_at IS NULL FOR SHARE`: the access token's record, only under a live grant, in one
+/// statement. On PostgreSQL the grant's row is read `FOR SHARE`: the statement waits for a
+/// revocation holding it and then sees it revoked, and a revocation starting later waits
+/// for this transaction and then finds the record. On SQLite the statement holds the write
+/// lock, which a revocation needs too.
+fn access_token_record_if_live(
+    grant_id: &str,
+    jti: &str,
+    expires_at: i64,
+) -> anyhow::Result<InsertStatement> {
+    let live_grant = Query::select()
+        .exprs([Expr::val(jti), Expr::val(grant_id), Expr::val(expires_at)])
+        .from(grant::Entity)
+        .and_where(grant::Column::Id.eq(grant_id))
+        .and_where(grant::Column::RevokedAt.is_null())
+        .lock_shared()
+        .to_owned();
+    Ok(Query::insert()
+        .into_table(grant_access_token::Entity)
+        .columns([
+            grant_access_token::Column::Jti,
+            grant_access_token::Column::GrantId,
+            grant_access_token::Column::ExpiresAt,
+        ])
+        .select_from(live_grant)
+        .context("building the access token record")?
+        .to_owned())
+}
+
 fn grant_row(g: &Grant) -> grant::ActiveModel {
     grant::ActiveModel {
         id: Set(g.id.clone()),
@@ -258,6 +293,24 @@ fn code_row(c: &AuthorizationCode) -> authorization_code::ActiveModel {
         created_at: Set(c.created_at),
         expires_at: Set(c.expires_at),
         consumed_at: Set(c.consumed_at),
+    }
+}
+
+fn code_from_row(m: authorization_code::Model) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: m.code_hash,
+        grant_id: m.grant_id,
+        client_id: m.client_id,
+        user_id: m.user_id,
+        redirect_uri: m.redirect_uri,
+        scope: m.scope,
+        nonce: m.nonce,
+        code_challenge: m.code_challenge,
+        code_challenge_method: m.code_challenge_method,
+        auth_time: m.auth_time,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        consumed_at: m.consumed_at,
     }
 }
 

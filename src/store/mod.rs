@@ -74,6 +74,14 @@ pub enum StoreError {
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The most connections a SQLite pool opens, whatever `database_max_connections` says.
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// A pooled PostgreSQL connection idle at least this long is pinged before it is handed
+/// out (one round trip), so one the server, a proxy or a firewall dropped meanwhile is
+/// replaced rather than failing a request. One used more recently is not: pinging before
+/// every statement would add a round trip to each on a busy server. The value is
+/// HikariCP's `aliveBypassWindowMs`. (sqlx also pings every connection as it goes back to
+/// the pool and closes one that does not answer, so a dropped connection fails at most
+/// one statement.)
+const PING_IF_IDLE_FOR: Duration = Duration::from_millis(500);
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
 /// several nodes start at once.
@@ -82,10 +90,13 @@ const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
 impl Store {
     /// Opens a connection pool for `settings.database_url`.
     ///
-    /// SQLite: at most `SQLITE_MAX_CONNECTIONS` connections; the file is created when
-    /// missing; every connection gets WAL journaling with `synchronous = NORMAL`, a
-    /// 5 s busy timeout and `foreign_keys = ON` (SQLite enforces foreign keys, and so the
-    /// cascades of the schema, only when this pragma is set on the connection). An
+    /// PostgreSQL: a connection is pinged before use only after `PING_IF_IDLE_FOR` (0.5 s) idle.
+    ///
+    /// SQLite: never pinged; at most `SQLITE_MAX_CONNECTIONS` connections; the file is
+    /// created when missing; every connection gets WAL journaling with
+    /// `synchronous = NORMAL`, a 5 s busy timeout and `foreign_keys = ON` (SQLite enforces
+    /// foreign keys, and so the cascades of the schema, only when this pragma is set on the
+    /// connection). An
     /// in-memory database (`sqlite::memory:`) is limited to one long-lived connection,
     /// because each SQLite connection would otherwise see its own empty database.
     pub async fn connect(settings: &Settings, master: &MasterKey) -> anyhow::Result<Store> {
@@ -97,6 +108,9 @@ impl Store {
             // Statements carry token hashes and are too chatty at info level.
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {
+            // A SQLite connection is a file handle in this process: nothing can drop it,
+            // and a ping would only be one more trip to its worker thread per statement.
+            opts.test_before_acquire(false);
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             if in_memory {
                 opts.max_connections(1)
@@ -127,6 +141,8 @@ impl Store {
                         .synchronous(SqliteSynchronous::Normal)
                 }
             });
+        } else {
+            opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
         }
         let db = Database::connect(opts).await.with_db_context(|| {
             format!("failed to connect to the database {}", describe_url(url))

@@ -13,8 +13,8 @@ use crate::crypto::MasterKey;
 use crate::domain::ClientId;
 use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken, Session, User};
 use crate::oauth::ports::{
-    AccessTokenRevocations, AssertionReplayCache, ClientRepository, ConsentRepository,
-    GrantRepository, LoginThrottle, SessionRepository, UserRepository,
+    AccessTokenRevocations, AssertionReplayCache, ClientRepository, CodeRedemption,
+    ConsentRepository, GrantRepository, LoginThrottle, SessionRepository, UserRepository,
 };
 use crate::oauth::throttle::FailureStats;
 
@@ -210,6 +210,44 @@ async fn tokens_are_recorded_under_a_live_grant_only() {
         // Neither the access token nor the refresh token is kept.
         assert!(store.access_token_grant("at-late").await.unwrap().is_none());
         assert!(store.find_refresh_token("rt-late").await.unwrap().is_none());
+
+        // An access token alone (one statement): recorded under a live grant, not under a
+        // revoked one, nor under a grant that does not exist.
+        grant_with_tokens(&store, &user, &client, "g2").await;
+        let alone = |grant: &'static str, jti: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .record_grant_tokens(grant, jti, now + 600, None)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(alone("g2", "at-g2-again").await);
+        assert!(!alone("g1", "at-late-alone").await);
+        assert!(!alone("no-such-grant", "at-nowhere").await);
+        assert_eq!(
+            store
+                .access_token_grant("at-g2-again")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("g2")
+        );
+        assert!(
+            store
+                .access_token_grant("at-late-alone")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .access_token_grant("at-nowhere")
+                .await
+                .unwrap()
+                .is_none()
+        );
     })
     .await;
 }
@@ -422,24 +460,35 @@ async fn codes_and_refresh_tokens_are_consumed_once() {
         let (user, client) = seed(&store).await;
         grant_with_tokens(&store, &user, &client, "g1").await;
         let now = unix_now();
-        assert!(
-            store
-                .consume_authorization_code("code-g1", now)
-                .await
-                .unwrap()
+        let redeem = |hash: &'static str, client: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .redeem_authorization_code(hash, client, now)
+                    .await
+                    .unwrap()
+            }
+        };
+        // Another client's attempt changes nothing.
+        assert!(matches!(
+            redeem("code-g1", "someone-else").await,
+            CodeRedemption::OtherClient
+        ));
+        let CodeRedemption::Redeemed(code) = redeem("code-g1", "web").await else {
+            panic!("the code was not redeemed");
+        };
+        assert_eq!(
+            (code.grant_id.as_str(), code.consumed_at),
+            ("g1", Some(now))
         );
-        assert!(
-            !store
-                .consume_authorization_code("code-g1", now)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .consume_authorization_code("missing", now)
-                .await
-                .unwrap()
-        );
+        assert!(matches!(
+            redeem("code-g1", "web").await,
+            CodeRedemption::AlreadyUsed { grant_id } if grant_id == "g1"
+        ));
+        assert!(matches!(
+            redeem("missing", "web").await,
+            CodeRedemption::Unknown
+        ));
         let code = store
             .find_authorization_code("code-g1")
             .await
@@ -678,4 +727,67 @@ async fn in_memory_sqlite_keeps_one_database() {
     store.migrate().await.unwrap();
     seed(&store).await;
     assert_eq!(store.list_clients().await.unwrap().len(), 1);
+}
+
+/// The bundled SQLite keeps its statements' plans (built with `SQLITE_ENABLE_QPSG`, see
+/// `.cargo/config.toml`): without it every query with a bound `LIMIT` is parsed and planned
+/// again at each run.
+#[tokio::test]
+async fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let options = store
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA compile_options",
+        ))
+        .await
+        .unwrap();
+    let options: Vec<String> = options
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect();
+    assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
+}
+
+/// Pooled PostgreSQL connections that the server dropped (a restart, a proxy's idle
+/// timeout) are pinged and replaced before use once idle for `PING_IF_IDLE_FOR`, so no
+/// request fails on them. SQLite has nothing to drop.
+#[tokio::test]
+async fn connections_the_server_dropped_are_replaced_before_use() {
+    on_each_backend(|store| async move {
+        if store.db.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return;
+        }
+        // Statements at once, so that the pool holds several connections.
+        let burst = |store: Store| async move {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..4 {
+                let store = store.clone();
+                set.spawn(async move { store.list_clients().await.map(|c| c.len()) });
+            }
+            let mut answers = Vec::new();
+            while let Some(answer) = set.join_next().await {
+                answers.push(answer.unwrap());
+            }
+            answers
+        };
+        for answer in burst(store.clone()).await {
+            answer.unwrap();
+        }
+        store
+            .db
+            .execute_unprepared(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(super::PING_IF_IDLE_FOR + std::time::Duration::from_millis(300)).await;
+        for answer in burst(store.clone()).await {
+            answer.unwrap();
+        }
+    })
+    .await;
 }

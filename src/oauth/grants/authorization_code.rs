@@ -4,6 +4,7 @@
 use super::super::client_auth::AuthenticatedClient;
 use super::super::error::{OAuthError, OAuthResult};
 use super::super::params::Params;
+use super::super::ports::CodeRedemption;
 use super::super::token::TokenResponse;
 use super::super::{Provider, now, pkce};
 use super::requested_audience;
@@ -26,22 +27,29 @@ pub async fn exchange(
     };
 
     let hash = p.hasher.hash(code);
-    let Some(record) = p.grants.find_authorization_code(&hash).await? else {
-        return Err(invalid());
-    };
-    if record.client_id != client.id.as_str() {
-        tracing::warn!(client_id = %client.id, "authorization code presented by another client");
-        return Err(invalid());
-    }
     let t = now();
-    if record.consumed_at.is_some() || !p.grants.consume_authorization_code(&hash, t).await? {
-        // RFC 6749 section 4.1.2: "If an authorization code is used more than once, the
-        // authorization server MUST deny the request and SHOULD revoke (when possible) all
-        // tokens previously issued based on that authorization code."
-        tracing::warn!(client_id = %client.id, grant_id = %record.grant_id, "authorization code reused; revoking its grant");
-        p.grants.revoke_grant(&record.grant_id, t).await?;
-        return Err(invalid());
-    }
+    // Consumed first, checked after: a code that fails a check below is used up all the
+    // same (one attempt per code).
+    let record = match p
+        .grants
+        .redeem_authorization_code(&hash, client.id.as_str(), t)
+        .await?
+    {
+        CodeRedemption::Redeemed(record) => record,
+        CodeRedemption::OtherClient => {
+            tracing::warn!(client_id = %client.id, "authorization code presented by another client");
+            return Err(invalid());
+        }
+        CodeRedemption::AlreadyUsed { grant_id } => {
+            // RFC 6749 section 4.1.2: "If an authorization code is used more than once, the
+            // authorization server MUST deny the request and SHOULD revoke (when possible)
+            // all tokens previously issued based on that authorization code."
+            tracing::warn!(client_id = %client.id, grant_id = %grant_id, "authorization code reused; revoking its grant");
+            p.grants.revoke_grant(&grant_id, t).await?;
+            return Err(invalid());
+        }
+        CodeRedemption::Unknown => return Err(invalid()),
+    };
     if record.expires_at <= t {
         return Err(invalid());
     }
