@@ -208,10 +208,6 @@ pub trait GrantRepository: Send + Sync {
     /// unexpired access token issued under it to the revocation list. Idempotent.
     async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()>;
 
-    async fn find_authorization_code(
-        &self,
-        code_hash: &str,
-    ) -> anyhow::Result<Option<AuthorizationCode>>;
     /// Consumes the code issued to `client_id` (sets `consumed_at = now` if it is unset) and
     /// returns it, or says why not. Must be atomic across nodes: of two concurrent calls
     /// exactly one redeems it, and the other finds it already used.
@@ -226,9 +222,9 @@ pub trait GrantRepository: Send + Sync {
     /// none).
     async fn access_token_grant(&self, jti: &str) -> anyhow::Result<Option<String>>;
     /// Records what was just issued under a grant: the access token `jti` (so that revoking
-    /// the grant revokes it) and, when given, a new refresh token. All of it, in one
-    /// transaction, unless the grant is revoked: then nothing is recorded and the answer is
-    /// false, and the tokens must be withheld. Must be serialised with `revoke_grant`
+    /// the grant revokes it) and, when given, a new refresh token. All of it atomically,
+    /// unless the grant is revoked: then nothing is recorded and the answer is false, and
+    /// the tokens must be withheld. Must be serialised with `revoke_grant`
     /// across nodes: a token recorded here is either on the list a concurrent revocation
     /// revokes, or refused.
     async fn record_grant_tokens(

@@ -111,17 +111,6 @@ impl GrantRepository for Store {
         Ok(())
     }
 
-    async fn find_authorization_code(
-        &self,
-        code_hash: &str,
-    ) -> anyhow::Result<Option<AuthorizationCode>> {
-        let row = authorization_code::Entity::find_by_id(code_hash.to_owned())
-            .one(&self.db)
-            .await
-            .db_context("failed to look up an authorization code")?;
-        Ok(row.map(code_from_row))
-    }
-
     async fn redeem_authorization_code(
         &self,
         code_hash: &str,
@@ -231,6 +220,21 @@ impl GrantRepository for Store {
             .await
             .db_context("failed to mark a refresh token rotated")?;
         Ok(res.rows_affected == 1)
+    }
+}
+
+impl Store {
+    /// An authorization code by its hash, used or not (for telling why a redemption
+    /// failed, and for tests).
+    pub(crate) async fn find_authorization_code(
+        &self,
+        code_hash: &str,
+    ) -> anyhow::Result<Option<AuthorizationCode>> {
+        let row = authorization_code::Entity::find_by_id(code_hash.to_owned())
+            .one(&self.db)
+            .await
+            .db_context("failed to look up an authorization code")?;
+        Ok(row.map(code_from_row))
     }
 }
 

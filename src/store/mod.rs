@@ -90,15 +90,15 @@ const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
 impl Store {
     /// Opens a connection pool for `settings.database_url`.
     ///
-    /// PostgreSQL: a connection is pinged before use only after `PING_IF_IDLE_FOR` (0.5 s) idle.
+    /// PostgreSQL: a connection is pinged before use only after `PING_IF_IDLE_FOR` idle.
     ///
     /// SQLite: never pinged; at most `SQLITE_MAX_CONNECTIONS` connections; the file is
     /// created when missing; every connection gets WAL journaling with
     /// `synchronous = NORMAL`, a 5 s busy timeout and `foreign_keys = ON` (SQLite enforces
     /// foreign keys, and so the cascades of the schema, only when this pragma is set on the
-    /// connection). An
-    /// in-memory database (`sqlite::memory:`) is limited to one long-lived connection,
-    /// because each SQLite connection would otherwise see its own empty database.
+    /// connection). An in-memory database (`sqlite::memory:`) is limited to one long-lived
+    /// connection, because each SQLite connection would otherwise see its own empty
+    /// database.
     pub async fn connect(settings: &Settings, master: &MasterKey) -> anyhow::Result<Store> {
         let url = settings.database_url.expose_secret();
         let mut opts = ConnectOptions::new(url.to_owned());
