@@ -18,6 +18,7 @@ mod m20261201_000090_two_factor;
 mod m20261201_000100_passkeys;
 mod m20261201_000110_exchange_issuers;
 mod m20261202_000120_logout_outbox_clients;
+mod m20261203_000130_code_sign_in;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000100_passkeys::Migration),
             Box::new(m20261201_000110_exchange_issuers::Migration),
             Box::new(m20261202_000120_logout_outbox_clients::Migration),
+            Box::new(m20261203_000130_code_sign_in::Migration),
         ]
     }
 }

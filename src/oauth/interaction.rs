@@ -442,6 +442,8 @@ impl Provider {
             created_at: t,
             expires_at: t + self.settings.tokens.authorization_code_ttl as i64,
             consumed_at: None,
+            sid: grant.sid.clone(),
+            amr: grant.amr.clone(),
         };
         self.grants.create_grant_with_code(&grant, &record).await?;
         // Resource indicators of the authorization request are kept with the code by

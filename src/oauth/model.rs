@@ -178,6 +178,10 @@ pub struct AuthorizationCode {
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
+    /// The sign-in the code came from, as on its grant (`Grant::sid`, `Grant::amr`): the
+    /// exchange reads the code alone.
+    pub sid: Option<String>,
+    pub amr: Vec<authn::AuthMethod>,
 }
 
 /// A refresh token (RFC 6749 section 6), stored by keyed hash.

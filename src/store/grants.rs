@@ -297,6 +297,8 @@ fn code_row(c: &AuthorizationCode) -> authorization_code::ActiveModel {
         created_at: Set(c.created_at),
         expires_at: Set(c.expires_at),
         consumed_at: Set(c.consumed_at),
+        sid: Set(c.sid.clone()),
+        amr: Set(amr_to_text(&c.amr)),
     }
 }
 
@@ -315,6 +317,8 @@ fn code_from_row(m: authorization_code::Model) -> AuthorizationCode {
         created_at: m.created_at,
         expires_at: m.expires_at,
         consumed_at: m.consumed_at,
+        sid: m.sid,
+        amr: amr_from_text(&m.amr),
     }
 }
 

@@ -121,6 +121,8 @@ fn code_row(
         created_at: now,
         expires_at: now + 60,
         consumed_at: None,
+        sid: Some("sid-1".into()),
+        amr: vec![crate::oauth::authn::AuthMethod::Pwd],
     }
 }
 
@@ -267,6 +269,48 @@ async fn migrations_are_idempotent_and_reversible() {
             store.ping().await.unwrap();
             assert!(store.list_clients().await.unwrap().is_empty());
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_code_issued_before_codes_carried_their_sign_in_takes_it_from_its_grant() {
+    on_each_backend(|store| async move {
+        store.migrate().await.unwrap();
+        let (user, client) = seed(&store).await;
+        // Back to the schema before `000130_code_sign_in`, with a grant and its code as
+        // that schema stored them.
+        let txn = store.db.begin().await.unwrap();
+        Migrator::down(&txn, Some(1)).await.unwrap();
+        txn.commit().await.unwrap();
+        store
+            .db
+            .execute_unprepared(&format!(
+                "INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, sid, amr) \
+                 VALUES ('g-old', '{client}', '{user}', 'openid', 5, 5, 'sid-old', 'pwd otp mfa'); \
+                 INSERT INTO grants (id, client_id, user_id, scope, auth_time, created_at, amr) \
+                 VALUES ('g-nosid', '{client}', '{user}', 'openid', 5, 5, 'hwk'); \
+                 INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, \
+                 redirect_uri, scope, auth_time, created_at, expires_at) VALUES \
+                 ('c-old', 'g-old', '{client}', '{user}', '', 'openid', 5, 5, 65), \
+                 ('c-nosid', 'g-nosid', '{client}', '{user}', '', 'openid', 5, 5, 65)",
+                client = client.as_str(),
+                user = user.id,
+            ))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+
+        use crate::oauth::authn::AuthMethod;
+        let old = store.find_authorization_code("c-old").await.unwrap().unwrap();
+        assert_eq!(old.sid.as_deref(), Some("sid-old"));
+        assert_eq!(
+            old.amr,
+            vec![AuthMethod::Pwd, AuthMethod::Otp, AuthMethod::Mfa]
+        );
+        let nosid = store.find_authorization_code("c-nosid").await.unwrap().unwrap();
+        assert_eq!(nosid.sid, None);
+        assert_eq!(nosid.amr, vec![AuthMethod::Hwk]);
     })
     .await;
 }

@@ -84,12 +84,8 @@ pub async fn exchange(
             }
         }
     }
-    let grant = p
-        .grants
-        .find_grant(&record.grant_id)
-        .await?
-        .filter(|g| g.revoked_at.is_none())
-        .ok_or_else(invalid)?;
+    // The grant is not read: the code carries its `sid` and `amr`, and recording the tokens
+    // under the grant refuses a grant revoked meanwhile (`user_tokens::issue`).
     let user = user_tokens::grant_user(p, &record.user_id).await?;
     let scope = Scope::parse(&record.scope)
         .map_err(|e| OAuthError::Internal(anyhow::anyhow!("stored scope is invalid: {e}")))?;
@@ -99,14 +95,14 @@ pub async fn exchange(
         UserTokenRequest {
             client,
             user: &user,
-            grant_id: &grant.id,
+            grant_id: &record.grant_id,
             grant_scope: &scope,
             token_scope: &scope,
             audience,
             auth_time: record.auth_time,
             nonce: record.nonce.as_deref(),
-            sid: grant.sid.as_deref(),
-            amr: &grant.amr,
+            sid: record.sid.as_deref(),
+            amr: &record.amr,
         },
     )
     .await

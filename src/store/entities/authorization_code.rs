@@ -19,6 +19,9 @@ pub struct Model {
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
+    pub sid: Option<String>,
+    /// RFC 8176 values, space-separated.
+    pub amr: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
