@@ -212,7 +212,7 @@ impl Provider {
         };
         match self.check_sign_in(&attempt).await? {
             PasswordCheck::Rejected(reason) => return Err(AccountError::CurrentPassword(reason)),
-            PasswordCheck::Proved(found) if found.id == user.id => {}
+            PasswordCheck::Proved(found) if found.user.id == user.id => {}
             PasswordCheck::Proved(_) => {
                 return Err(AccountError::CurrentPassword(
                     LoginRejection::WrongCredentials,

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::authn::AuthMethod;
 use super::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use super::error::{OAuthError, OAuthResult};
-use super::model::{AuthorizationCode, Grant, Session, User};
+use super::model::{AuthorizationCode, Grant, Session, SignInUser, User};
 use super::params::Params;
 use super::ports::SessionSelection;
 use super::signin::{LoginPrompt, LoginTicket, SignInContext, SignInStep, SignInTarget};
@@ -39,7 +39,7 @@ pub enum LoginRejection {
 /// What checking a username and password came to.
 pub(super) enum PasswordCheck {
     Rejected(LoginRejection),
-    Proved(Box<User>),
+    Proved(Box<SignInUser>),
 }
 
 /// The result of a submitted login form.
@@ -144,7 +144,7 @@ impl Provider {
             .check_sign_in(&attempt)
             .await
             .map_err(|e| target.error(self, e))?;
-        let user = match checked {
+        let found = match checked {
             PasswordCheck::Rejected(reason) => {
                 self.metrics.login(match reason {
                     LoginRejection::WrongCredentials => LoginOutcome::Failed,
@@ -157,11 +157,18 @@ impl Provider {
                     reason,
                 });
             }
-            PasswordCheck::Proved(user) => user,
+            PasswordCheck::Proved(found) => found,
         };
         self.metrics.login(LoginOutcome::Succeeded);
         let step = self
-            .finish_primary_sign_in(&user, &[AuthMethod::Pwd], ticket, target, ctx)
+            .finish_primary_sign_in(
+                &found.user,
+                Some(found.has_authenticator),
+                &[AuthMethod::Pwd],
+                ticket,
+                target,
+                ctx,
+            )
             .await?;
         Ok(LoginResult::Proved(step))
     }
@@ -212,13 +219,13 @@ impl Provider {
         let (found, ok) = self
             .check_password(attempt.username, attempt.password)
             .await?;
-        let user = match found {
-            Some(user) if ok => user,
+        let found = match found {
+            Some(found) if ok => found,
             found => {
                 self.login_throttle
                     .record_failure(&[&pair, &account], t)
                     .await?;
-                let user_id = found.as_ref().map(|u| u.id.as_str());
+                let user_id = found.as_ref().map(|f| f.user.id.as_str());
                 attempt
                     .audit(audit::Kind::LoginFailed)
                     .user_opt(user_id)
@@ -255,10 +262,10 @@ impl Provider {
         if !attempt.reauthentication {
             attempt
                 .audit(audit::Kind::LoginSucceeded)
-                .user(&user.id)
+                .user(&found.user.id)
                 .emit();
         }
-        Ok(PasswordCheck::Proved(Box::new(user)))
+        Ok(PasswordCheck::Proved(Box::new(found)))
     }
 
     /// POST /consent: `allow` is the person's decision.
@@ -461,13 +468,13 @@ impl Provider {
         &self,
         username: &str,
         password: &str,
-    ) -> OAuthResult<(Option<User>, bool)> {
+    ) -> OAuthResult<(Option<SignInUser>, bool)> {
         let user = if username.is_empty() || username.len() > 64 {
             None
         } else {
-            self.users.find_user_by_username(username).await?
+            self.users.find_user_for_sign_in(username).await?
         };
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let stored = user.as_ref().map(|u| u.user.password_hash.clone());
         // argon2 takes tens of milliseconds: off the async workers, one per core at a time.
         // Unknown users are checked against a dummy hash so both cases cost the same.
         let ok = self

@@ -124,6 +124,14 @@ pub struct User {
     pub name: Option<String>,
 }
 
+/// A user found for a password sign-in, with what the two-factor hook asks next: whether
+/// they have a confirmed authenticator (one query for both).
+#[derive(Debug, Clone)]
+pub struct SignInUser {
+    pub user: User,
+    pub has_authenticator: bool,
+}
+
 /// A browser session at Latchkey (not at the client). Looked up by the keyed hash of the
 /// cookie value, so a database dump does not yield usable session cookies.
 #[derive(Debug, Clone)]

@@ -54,7 +54,7 @@ pub trait Readiness: Send + Sync {
     fn pool_usage(&self) -> crate::metrics::PoolUsage;
 }
 
-use super::model::{AuthorizationCode, Grant, RefreshToken, Session, User};
+use super::model::{AuthorizationCode, Grant, RefreshToken, Session, SignInUser, User};
 
 /// Which of a person's sessions to end, by id hash.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +96,9 @@ pub struct ProfileUpdate {
 pub trait UserRepository: Send + Sync {
     async fn find_user_by_id(&self, id: &str) -> anyhow::Result<Option<User>>;
     async fn find_user_by_username(&self, username: &str) -> anyhow::Result<Option<User>>;
+    /// The user of that name and whether they have a confirmed authenticator, in one query:
+    /// what a password sign-in reads before the two-factor hook.
+    async fn find_user_for_sign_in(&self, username: &str) -> anyhow::Result<Option<SignInUser>>;
 }
 
 /// Failed authentication attempts (sign-ins and client authentication), shared by every

@@ -280,10 +280,12 @@ impl Provider {
 
     /// Every successful primary sign-in ends here, whatever proved it (`methods`): the
     /// two-factor hook decides whether a further factor is needed; if not, the session is
-    /// created (`complete_sign_in`).
+    /// created (`complete_sign_in`). `has_authenticator`: whether the person has a confirmed
+    /// authenticator, when the caller already read it (`None`: the hook looks it up).
     pub async fn finish_primary_sign_in(
         &self,
         user: &User,
+        has_authenticator: Option<bool>,
         methods: &[AuthMethod],
         ticket: LoginTicket,
         target: SignInTarget,
@@ -295,7 +297,7 @@ impl Provider {
             auth_time: now(),
         };
         if let Some(needed) = self
-            .further_factor_required(user, &auth, &target)
+            .further_factor_required(user, has_authenticator, &auth, &target)
             .await
             .map_err(|e| target.error(self, e))?
         {
@@ -316,10 +318,12 @@ impl Provider {
     async fn further_factor_required(
         &self,
         user: &User,
+        has_authenticator: Option<bool>,
         auth: &Authentication,
         target: &SignInTarget,
     ) -> OAuthResult<Option<FurtherFactor>> {
-        self.second_factor_stage(user, auth, target).await
+        self.second_factor_stage(user, has_authenticator, auth, target)
+            .await
     }
 
     /// Creates the session for a finished sign-in (every factor proved) and says where the

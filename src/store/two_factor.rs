@@ -349,4 +349,33 @@ mod tests {
         })
         .await;
     }
+
+    #[tokio::test]
+    async fn a_sign_in_lookup_says_whether_the_user_has_a_confirmed_authenticator() {
+        on_each_backend(|store| async move {
+            let (user, _) = seed(&store).await;
+            let has = |store: &crate::store::Store| {
+                let store = store.clone();
+                async move {
+                    let found = store.find_user_for_sign_in("alice").await.unwrap().unwrap();
+                    found.has_authenticator
+                }
+            };
+            assert!(!has(&store).await, "no authenticator");
+            store.begin_authenticator(&user.id, "s", 1).await.unwrap();
+            assert!(!has(&store).await, "an unconfirmed one does not count");
+            store
+                .confirm_authenticator(&user.id, "s", 1, &[], 2)
+                .await
+                .unwrap();
+            assert!(has(&store).await, "a confirmed one");
+            let found = store.find_user_for_sign_in("alice").await.unwrap().unwrap();
+            assert_eq!(found.user.id, user.id);
+            assert_eq!(found.user.password_hash, user.password_hash);
+            assert!(store.find_user_for_sign_in("bob").await.unwrap().is_none());
+            store.remove_authenticator(&user.id).await.unwrap();
+            assert!(!has(&store).await, "removed");
+        })
+        .await;
+    }
 }

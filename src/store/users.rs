@@ -1,17 +1,17 @@
 //! End-user accounts: the `UserRepository` port and the operator queries.
 use anyhow::Context;
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::DbResultExt;
-use super::entities::{grant, user};
+use super::entities::{grant, totp_authenticator as totp, user};
 use super::{Store, StoreError, tokens, unix_now, write_error};
 use crate::crypto::SecretHasher;
-use crate::oauth::model::User;
+use crate::oauth::model::{SignInUser, User};
 use crate::oauth::ports::{SessionSelection, UserRepository};
 
 /// A user with its bookkeeping timestamps, for operator listings.
@@ -46,6 +46,48 @@ impl UserRepository for Store {
     async fn find_user_by_username(&self, username: &str) -> anyhow::Result<Option<User>> {
         Ok(user_by_username(&self.db, username).await?.map(to_user))
     }
+
+    async fn find_user_for_sign_in(&self, username: &str) -> anyhow::Result<Option<SignInUser>> {
+        let confirmed_authenticator = Query::select()
+            .expr(Expr::val(1))
+            .from(totp::Entity)
+            .and_where(
+                Expr::col((totp::Entity, totp::Column::UserId))
+                    .equals((user::Entity, user::Column::Id)),
+            )
+            .and_where(Expr::col((totp::Entity, totp::Column::ConfirmedAt)).is_not_null())
+            .to_owned();
+        let row = user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .column_as(Expr::exists(confirmed_authenticator), "has_authenticator")
+            .into_model::<UserForSignIn>()
+            .one(&self.db)
+            .await
+            .with_db_context(|| format!("failed to look up user {username:?}"))?;
+        Ok(row.map(|r| SignInUser {
+            user: User {
+                id: r.id,
+                username: r.username,
+                password_hash: r.password_hash,
+                email: r.email,
+                email_verified: r.email_verified,
+                name: r.name,
+            },
+            has_authenticator: r.has_authenticator,
+        }))
+    }
+}
+
+/// A `users` row with whether the user has a confirmed authenticator.
+#[derive(FromQueryResult)]
+struct UserForSignIn {
+    id: String,
+    username: String,
+    password_hash: String,
+    email: Option<String>,
+    email_verified: bool,
+    name: Option<String>,
+    has_authenticator: bool,
 }
 
 impl Store {

@@ -94,7 +94,7 @@ impl Provider {
         }
         event.emit();
         let step = self
-            .finish_primary_sign_in(&assertion.user, &methods, ticket, target, ctx)
+            .finish_primary_sign_in(&assertion.user, None, &methods, ticket, target, ctx)
             .await?;
         Ok(PasskeyLogin::Proved(step))
     }

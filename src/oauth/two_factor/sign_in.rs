@@ -105,16 +105,26 @@ impl Provider {
     /// otherwise the page to show next. A person with an authenticator is always asked for
     /// a second factor; a person without one only when two factors are required, and then
     /// confirms with a passkey if they have one, or else enrols an authenticator.
+    /// `has_authenticator`: whether they have one, when the caller already read it.
     pub(in crate::oauth) async fn second_factor_stage(
         &self,
         user: &User,
+        has_authenticator: Option<bool>,
         auth: &Authentication,
         target: &SignInTarget,
     ) -> OAuthResult<Option<FurtherFactor>> {
         if auth.amr().contains(&AuthMethod::Mfa) {
             return Ok(None);
         }
-        if self.two_factor_status(&user.id).await?.has_authenticator() {
+        let has_authenticator = match has_authenticator {
+            Some(known) => known,
+            None => self
+                .two_factor
+                .find_authenticator(&user.id)
+                .await?
+                .is_some_and(|a| a.confirmed_at.is_some()),
+        };
+        if has_authenticator {
             return Ok(Some(FurtherFactor::Code));
         }
         let req = match target {
