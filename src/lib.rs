@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
+pub mod read_ahead;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -4,6 +4,7 @@
 //! `none` for public clients (which only identify themselves).
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,6 +16,7 @@ use super::throttle::{self, FailureStats, Verdict};
 use super::{Provider, now};
 use crate::domain::{AuthMethod, ClientId};
 use crate::keys::{self, JwkSet, KeyError};
+use crate::read_ahead::Lookup;
 
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -80,19 +82,31 @@ impl Provider {
     /// When the pair is locked (or delayed) until, from this node's memory when fresh, else
     /// from the database.
     async fn client_locked_until(&self, keys: &ThrottleKeys, t: i64) -> OAuthResult<Option<i64>> {
-        if let Some(known) = self.client_lock_states.get(&keys.pair) {
-            return Ok(known);
-        }
-        let (pair, all) = self.client_failure_stats(keys, t).await?;
+        let known = match self.client_lock_states.get(&keys.pair) {
+            Lookup::Hit(known) => return Ok(known),
+            Lookup::Refresh(known) => Some(known),
+            Lookup::Miss => None,
+        };
+        let read_at = Instant::now();
+        let (pair, all) = match (self.client_failure_stats(keys, t).await, known) {
+            (Ok(stats), _) => stats,
+            // Reading ahead: what is known is still fresh.
+            (Err(e), Some(known)) => {
+                tracing::warn!(error = %e, "could not read a client's failure counts again; using what was read before");
+                return Ok(known);
+            }
+            (Err(e), None) => return Err(e),
+        };
         let until = locked_until(
             throttle::verdict(&self.settings.client_auth, pair, all, t),
             t,
         );
-        self.client_lock_states.put(&keys.pair, until);
+        self.client_lock_states.put(&keys.pair, until, read_at);
         Ok(until)
     }
 
     async fn record_client_failure(&self, keys: &ThrottleKeys, t: i64) -> OAuthResult<()> {
+        let read_at = Instant::now();
         let (pair, all) = self.client_failure_stats(keys, t).await?;
         self.login_throttle
             .record_failure(&[&keys.pair, &keys.all], t)
@@ -100,7 +114,7 @@ impl Provider {
         let limits = &self.settings.client_auth;
         let after = throttle::verdict(limits, pair.plus_one(t), all.plus_one(t), t);
         self.client_lock_states
-            .put(&keys.pair, locked_until(after, t));
+            .put(&keys.pair, locked_until(after, t), read_at);
         Ok(())
     }
 

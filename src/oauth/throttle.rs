@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::ThrottleSettings;
+use crate::read_ahead::{Entry, Lookup};
 
 /// Failures recorded for one key within the window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,32 +111,34 @@ const MAX_ENTRIES: usize = 16_384;
 
 /// A per-node memory of lock states read from the database, so that a successful client
 /// authentication costs no database access for throttling: a pair's state is read at most
-/// once per two seconds, and a failure on this node updates it at once. A lock set by another
-/// node is seen here within those two seconds.
+/// about once a second (by one request, once half of `FRESH_FOR` has passed: the others
+/// keep using what was read, `crate::read_ahead`), and a failure on this node updates it at
+/// once. A lock set by another node is seen here within `FRESH_FOR`.
 #[derive(Debug, Default)]
 pub struct LockStateCache {
-    entries: Mutex<HashMap<String, (Instant, Option<i64>)>>,
+    entries: Mutex<HashMap<String, Entry<Option<i64>>>>,
 }
 
 impl LockStateCache {
-    /// `Some(locked_until)` when known and fresh (`None` inside: not locked).
-    pub fn get(&self, key: &str) -> Option<Option<i64>> {
+    /// What is known of `key` (`Some(until)`: locked until then; `None` inside: not locked).
+    pub fn get(&self, key: &str) -> Lookup<Option<i64>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(key)
-            .filter(|(at, _)| at.elapsed() < FRESH_FOR)
-            .map(|(_, until)| *until)
+            .map_or(Lookup::Miss, |e| e.lookup(FRESH_FOR, Instant::now()))
     }
 
-    pub fn put(&self, key: &str, locked_until: Option<i64>) {
+    /// Remembers the state of `key` read by a query that started at `read_at`.
+    pub fn put(&self, key: &str, locked_until: Option<i64>, read_at: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
-            entries.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+            let now = Instant::now();
+            entries.retain(|_, e| e.is_fresh(FRESH_FOR, now));
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert(key.to_owned(), (Instant::now(), locked_until));
+        entries.insert(key.to_owned(), Entry::new(locked_until, read_at));
     }
 }
 
@@ -204,11 +207,18 @@ mod tests {
     #[test]
     fn cache_forgets_after_a_while_and_stays_bounded() {
         let c = LockStateCache::default();
-        assert_eq!(c.get("a"), None);
-        c.put("a", Some(5));
-        assert_eq!(c.get("a"), Some(Some(5)));
+        assert_eq!(c.get("a"), Lookup::Miss);
+        c.put("a", Some(5), Instant::now());
+        assert_eq!(c.get("a"), Lookup::Hit(Some(5)));
+        // Read longer ago than the bound: forgotten.
+        c.put("b", None, Instant::now() - FRESH_FOR);
+        assert_eq!(c.get("b"), Lookup::Miss);
+        // Past half of it: one caller reads it again, the others use it meanwhile.
+        c.put("c", None, Instant::now() - FRESH_FOR * 3 / 4);
+        assert_eq!(c.get("c"), Lookup::Refresh(None));
+        assert_eq!(c.get("c"), Lookup::Hit(None));
         for i in 0..MAX_ENTRIES + 10 {
-            c.put(&i.to_string(), None);
+            c.put(&i.to_string(), None, Instant::now());
         }
         assert!(c.entries.lock().unwrap().len() <= MAX_ENTRIES);
     }

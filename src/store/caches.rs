@@ -1,7 +1,8 @@
 //! Per-node caches in front of two hot reads, each with a bound on staleness
 //! (`config::CacheSettings`):
 //!
-//! * `ClientCache`: client records by id, reused for `client_ttl`. Only clients that exist are
+//! * `ClientCache`: client records by id, reused for `client_ttl`, and read again by one
+//!   request once half of that has passed (`crate::read_ahead`). Only clients that exist are
 //!   cached (an unknown id is asked of the database every time, so a new client works at
 //!   once and unknown ids cannot fill memory); changes made through this `Store` (the same
 //!   process) drop the entry at once.
@@ -16,6 +17,7 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use crate::oauth::model::Client;
+use crate::read_ahead::{Entry, Lookup};
 
 /// Entries above this are not added (the cache keeps serving the ones it has): a bound on
 /// memory whatever the number of clients.
@@ -23,7 +25,7 @@ const MAX_CLIENTS: usize = 10_000;
 
 pub(super) struct ClientCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, (Instant, Client)>>,
+    entries: RwLock<HashMap<String, Entry<Client>>>,
 }
 
 impl ClientCache {
@@ -34,13 +36,17 @@ impl ClientCache {
         }
     }
 
-    pub fn get(&self, id: &str) -> Option<Client> {
+    /// The cached record of `id`; `Lookup::Refresh` once half of `client_ttl` has passed
+    /// (`crate::read_ahead`): the caller reads the client again and `put`s it (or `forget`s
+    /// it when it is gone).
+    pub fn get(&self, id: &str) -> Lookup<Client> {
         if self.ttl.is_zero() {
-            return None;
+            return Lookup::Miss;
         }
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let (at, client) = entries.get(id)?;
-        (at.elapsed() < self.ttl).then(|| client.clone())
+        entries
+            .get(id)
+            .map_or(Lookup::Miss, |e| e.lookup(self.ttl, Instant::now()))
     }
 
     /// Remembers a client read at `read_at` (taken before the query, so the entry never
@@ -51,12 +57,16 @@ impl ClientCache {
         }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_CLIENTS {
-            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            let now = Instant::now();
+            entries.retain(|_, e| e.is_fresh(self.ttl, now));
             if entries.len() >= MAX_CLIENTS {
                 return;
             }
         }
-        entries.insert(client.id.as_str().to_owned(), (read_at, client.clone()));
+        entries.insert(
+            client.id.as_str().to_owned(),
+            Entry::new(client.clone(), read_at),
+        );
     }
 
     pub fn forget(&self, id: &str) {

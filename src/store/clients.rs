@@ -13,17 +13,29 @@ use super::{Store, StoreError, tokens, unix_now, write_error};
 use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
 use crate::oauth::model::{Client, ExchangePolicy};
 use crate::oauth::ports::ClientRepository;
+use crate::read_ahead::Lookup;
 
 #[async_trait]
 impl ClientRepository for Store {
     async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Client>> {
-        if let Some(cached) = self.client_cache.get(id.as_str()) {
-            return Ok(Some(cached));
-        }
+        let cached = match self.client_cache.get(id.as_str()) {
+            Lookup::Hit(cached) => return Ok(Some(cached)),
+            Lookup::Refresh(cached) => Some(cached),
+            Lookup::Miss => None,
+        };
         let read_at = std::time::Instant::now();
-        let found = self.get_client(id).await?;
-        if let Some(c) = &found {
-            self.client_cache.put(c, read_at);
+        let found = match self.get_client(id).await {
+            Ok(found) => found,
+            // Reading ahead: the cached record is still within its bound.
+            Err(e) if cached.is_some() => {
+                tracing::warn!(client_id = %id, error = %e, "could not read a cached client again; using the cached record");
+                return Ok(cached);
+            }
+            Err(e) => return Err(e),
+        };
+        match &found {
+            Some(c) => self.client_cache.put(c, read_at),
+            None => self.client_cache.forget(id.as_str()),
         }
         Ok(found)
     }

@@ -481,6 +481,30 @@ async fn cached_clients_are_dropped_on_change_here_and_expire_elsewhere() {
 }
 
 #[tokio::test]
+async fn a_cached_client_past_half_its_bound_is_read_again_by_the_next_request() {
+    on_each_backend(|a| async move {
+        use std::time::{Duration, Instant};
+        let (_, id) = seed(&a).await;
+        let b = another_node(&a, Duration::from_secs(2));
+        let cached = b.find_client(&id).await.unwrap().unwrap();
+        clients::delete(&a, id.as_str()).await.unwrap();
+        assert!(
+            b.find_client(&id).await.unwrap().is_some(),
+            "within half the bound: the cached record"
+        );
+        // Read 1.5 s ago: past half of the bound, within it.
+        b.client_cache
+            .put(&cached, Instant::now() - Duration::from_millis(1500));
+        assert!(
+            b.find_client(&id).await.unwrap().is_none(),
+            "read again, and gone"
+        );
+        assert!(b.find_client(&id).await.unwrap().is_none(), "and forgotten");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn revocation_is_idempotent() {
     on_each_backend(|store| async move {
         let c = ClientId::parse("svc").unwrap();
