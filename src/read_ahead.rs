@@ -5,8 +5,10 @@
 //! would have expired do not all go to the database at once (on a busy node that queued
 //! them all behind one another and stalled every request for milliseconds).
 //!
-//! A caller told to refresh that fails to read may keep using the value it was given: it
-//! was within the bound when it was handed out.
+//! `Lookup::or_read` settles a lookup for its caller: the cached value, or a read (whose
+//! start the caller stores with what it read); a refresher whose read fails keeps the value
+//! it was given, which was within the bound when it was handed out.
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,43 @@ pub enum Lookup<T> {
     Refresh(T),
     /// Not known (or past its bound): read it.
     Miss,
+}
+
+impl<T> Lookup<T> {
+    /// Settles this lookup: the cached value on a hit; otherwise the value `read` returns,
+    /// with when the read started (to store it with). When a refresh fails, the value the
+    /// refresher was given is used instead (it was within the bound when handed out); a
+    /// miss that fails is an error. `what` names the value in the warning of such a failure.
+    pub async fn or_read<R, E, Fut>(
+        self,
+        what: &str,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<Settled<T, R>, E>
+    where
+        E: std::fmt::Display,
+        Fut: Future<Output = Result<R, E>>,
+    {
+        let cached = match self {
+            Lookup::Hit(value) => return Ok(Settled::Cached(value)),
+            Lookup::Refresh(value) => Some(value),
+            Lookup::Miss => None,
+        };
+        let read_at = Instant::now();
+        match (read().await, cached) {
+            (Ok(value), _) => Ok(Settled::Read { value, read_at }),
+            (Err(e), Some(value)) => {
+                tracing::warn!(error = %e, "could not read {what} again; using what was read before");
+                Ok(Settled::Cached(value))
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+}
+
+/// A value from a cache (`Cached`) or just read (`Read`, to be stored).
+pub enum Settled<T, R> {
+    Cached(T),
+    Read { value: R, read_at: Instant },
 }
 
 /// One cached value: what was read, and when the read started.
@@ -85,5 +124,20 @@ mod tests {
         assert_eq!(next.lookup(bound, at(2000)), Lookup::Refresh("w"));
         assert_eq!(next.lookup(bound, at(2000)), Lookup::Hit("w"));
         assert_eq!(next.lookup(bound, at(3000)), Lookup::Miss);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_keeps_the_value_and_a_failed_miss_is_an_error() {
+        let failing = || async { Err::<u8, &str>("down") };
+        let kept = Lookup::Refresh("v").or_read("v", failing).await.unwrap();
+        assert!(matches!(kept, Settled::Cached("v")));
+        assert!(Lookup::<&str>::Miss.or_read("v", failing).await.is_err());
+        let hit = Lookup::Hit("v").or_read("v", failing).await.unwrap();
+        assert!(matches!(hit, Settled::Cached("v")));
+        let read = Lookup::Refresh("v")
+            .or_read("v", || async { Ok::<u8, &str>(7) })
+            .await
+            .unwrap();
+        assert!(matches!(read, Settled::Read { value: 7, .. }));
     }
 }

@@ -16,7 +16,7 @@ use super::throttle::{self, FailureStats, Verdict};
 use super::{Provider, now};
 use crate::domain::{AuthMethod, ClientId};
 use crate::keys::{self, JwkSet, KeyError};
-use crate::read_ahead::Lookup;
+use crate::read_ahead::Settled;
 
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -82,20 +82,16 @@ impl Provider {
     /// When the pair is locked (or delayed) until, from this node's memory when fresh, else
     /// from the database.
     async fn client_locked_until(&self, keys: &ThrottleKeys, t: i64) -> OAuthResult<Option<i64>> {
-        let known = match self.client_lock_states.get(&keys.pair) {
-            Lookup::Hit(known) => return Ok(known),
-            Lookup::Refresh(known) => Some(known),
-            Lookup::Miss => None,
-        };
-        let read_at = Instant::now();
-        let (pair, all) = match (self.client_failure_stats(keys, t).await, known) {
-            (Ok(stats), _) => stats,
-            // Reading ahead: what is known is still fresh.
-            (Err(e), Some(known)) => {
-                tracing::warn!(error = %e, "could not read a client's failure counts again; using what was read before");
-                return Ok(known);
-            }
-            (Err(e), None) => return Err(e),
+        let settled = self
+            .client_lock_states
+            .get(&keys.pair)
+            .or_read("a client's failure counts", || {
+                self.client_failure_stats(keys, t)
+            })
+            .await?;
+        let ((pair, all), read_at) = match settled {
+            Settled::Cached(known) => return Ok(known),
+            Settled::Read { value, read_at } => (value, read_at),
         };
         let until = locked_until(
             throttle::verdict(&self.settings.client_auth, pair, all, t),

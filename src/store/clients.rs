@@ -13,25 +13,19 @@ use super::{Store, StoreError, tokens, unix_now, write_error};
 use crate::domain::{AuthMethod, ClientId, GrantType, RedirectUri, ResourceUri, Scope, SigningAlg};
 use crate::oauth::model::{Client, ExchangePolicy};
 use crate::oauth::ports::ClientRepository;
-use crate::read_ahead::Lookup;
+use crate::read_ahead::Settled;
 
 #[async_trait]
 impl ClientRepository for Store {
     async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Client>> {
-        let cached = match self.client_cache.get(id.as_str()) {
-            Lookup::Hit(cached) => return Ok(Some(cached)),
-            Lookup::Refresh(cached) => Some(cached),
-            Lookup::Miss => None,
-        };
-        let read_at = std::time::Instant::now();
-        let found = match self.get_client(id).await {
-            Ok(found) => found,
-            // Reading ahead: the cached record is still within its bound.
-            Err(e) if cached.is_some() => {
-                tracing::warn!(client_id = %id, error = %e, "could not read a cached client again; using the cached record");
-                return Ok(cached);
-            }
-            Err(e) => return Err(e),
+        let settled = self
+            .client_cache
+            .get(id.as_str())
+            .or_read("a cached client", || self.get_client(id))
+            .await?;
+        let (found, read_at) = match settled {
+            Settled::Cached(cached) => return Ok(Some(cached)),
+            Settled::Read { value, read_at } => (value, read_at),
         };
         match &found {
             Some(c) => self.client_cache.put(c, read_at),

@@ -65,14 +65,7 @@ impl UserRepository for Store {
             .await
             .with_db_context(|| format!("failed to look up user {username:?}"))?;
         Ok(row.map(|r| SignInUser {
-            user: User {
-                id: r.id,
-                username: r.username,
-                password_hash: r.password_hash,
-                email: r.email,
-                email_verified: r.email_verified,
-                name: r.name,
-            },
+            user: to_user(r.user),
             has_authenticator: r.has_authenticator,
         }))
     }
@@ -81,12 +74,8 @@ impl UserRepository for Store {
 /// A `users` row with whether the user has a confirmed authenticator.
 #[derive(FromQueryResult)]
 struct UserForSignIn {
-    id: String,
-    username: String,
-    password_hash: String,
-    email: Option<String>,
-    email_verified: bool,
-    name: Option<String>,
+    #[sea_orm(nested)]
+    user: user::Model,
     has_authenticator: bool,
 }
 
