@@ -50,13 +50,15 @@ impl Provider {
         endpoint: &str,
         source_ip: Option<IpAddr>,
     ) -> OAuthResult<AuthenticatedClient> {
-        let Some(id) = presented_client_id(authorization, params) else {
-            return self.check_client(authorization, params, endpoint).await;
+        // A malformed header is refused before anything is counted, as it names no client.
+        let basic = authorization.map(parse_basic).transpose()?;
+        let Some(id) = presented_client_id(basic.as_ref(), params) else {
+            return self.check_client(basic, params, endpoint).await;
         };
         let ip = source_ip.map(|ip| ip.to_string()).unwrap_or_default();
         let keys = ThrottleKeys {
             pair: self.hasher.hash(&format!("client-pair\n{id}\n{ip}")),
-            all: self.hasher.hash(&format!("client\n{id}")),
+            id: &id,
         };
         let t = now();
         if let Some(until) = self.client_locked_until(&keys, t).await?
@@ -72,7 +74,7 @@ impl Provider {
                 authorization.is_some(),
             ));
         }
-        let result = self.check_client(authorization, params, endpoint).await;
+        let result = self.check_client(basic, params, endpoint).await;
         if matches!(result, Err(OAuthError::InvalidClient { .. })) {
             self.record_client_failure(&keys, t).await?;
         }
@@ -81,12 +83,17 @@ impl Provider {
 
     /// When the pair is locked (or delayed) until, from this node's memory when fresh, else
     /// from the database.
-    async fn client_locked_until(&self, keys: &ThrottleKeys, t: i64) -> OAuthResult<Option<i64>> {
+    async fn client_locked_until(
+        &self,
+        keys: &ThrottleKeys<'_>,
+        t: i64,
+    ) -> OAuthResult<Option<i64>> {
         let settled = self
             .client_lock_states
             .get(&keys.pair)
-            .or_read("a client's failure counts", || {
-                self.client_failure_stats(keys, t)
+            .or_read("a client's failure counts", || async {
+                self.client_failure_stats(&keys.pair, &keys.all(self), t)
+                    .await
             })
             .await?;
         let ((pair, all), read_at) = match settled {
@@ -101,11 +108,12 @@ impl Provider {
         Ok(until)
     }
 
-    async fn record_client_failure(&self, keys: &ThrottleKeys, t: i64) -> OAuthResult<()> {
+    async fn record_client_failure(&self, keys: &ThrottleKeys<'_>, t: i64) -> OAuthResult<()> {
         let read_at = Instant::now();
-        let (pair, all) = self.client_failure_stats(keys, t).await?;
+        let all_key = keys.all(self);
+        let (pair, all) = self.client_failure_stats(&keys.pair, &all_key, t).await?;
         self.login_throttle
-            .record_failure(&[&keys.pair, &keys.all], t)
+            .record_failure(&[&keys.pair, &all_key], t)
             .await?;
         let limits = &self.settings.client_auth;
         let after = throttle::verdict(limits, pair.plus_one(t), all.plus_one(t), t);
@@ -116,27 +124,24 @@ impl Provider {
 
     async fn client_failure_stats(
         &self,
-        keys: &ThrottleKeys,
+        pair_key: &str,
+        all_key: &str,
         t: i64,
     ) -> OAuthResult<(FailureStats, FailureStats)> {
         let since = t - self.settings.client_auth.failure_window as i64;
         Ok(self
             .login_throttle
-            .failure_stats(&keys.pair, &keys.all, since)
+            .failure_stats(pair_key, all_key, since)
             .await?)
     }
 
     /// The credential checks proper, without throttling.
     async fn check_client(
         &self,
-        authorization: Option<&str>,
+        basic: Option<BasicCredentials>,
         params: &Params,
         endpoint: &str,
     ) -> OAuthResult<AuthenticatedClient> {
-        let basic = match authorization {
-            Some(h) => Some(parse_basic(h)?),
-            None => None,
-        };
         let post_secret = params.get("client_secret");
         let assertion = params.get("client_assertion");
         let assertion_type = params.get("client_assertion_type");
@@ -391,10 +396,19 @@ impl Provider {
 }
 
 /// The throttle's keys for one authentication attempt: keyed hashes, so ids that were never
-/// registered (or were a secret pasted in the wrong field) are not stored in clear.
-struct ThrottleKeys {
+/// registered (or were a secret pasted in the wrong field) are not stored in clear. `pair`
+/// (client id and address) is made at once, as it keys the cached lock states; the key of
+/// the client id alone only when the database is read or written, which a request that
+/// finds its lock state cached never does.
+struct ThrottleKeys<'a> {
     pair: String,
-    all: String,
+    id: &'a str,
+}
+
+impl ThrottleKeys<'_> {
+    fn all(&self, provider: &Provider) -> String {
+        provider.hasher.hash(&format!("client\n{}", self.id))
+    }
 }
 
 fn locked_until(v: Verdict, t: i64) -> Option<i64> {
@@ -403,9 +417,9 @@ fn locked_until(v: Verdict, t: i64) -> Option<i64> {
 
 /// The client id an authentication attempt claims, before anything is checked: from the
 /// Basic header, the `client_id` parameter, or the `sub` of a client assertion.
-fn presented_client_id(authorization: Option<&str>, params: &Params) -> Option<String> {
-    let id = match authorization {
-        Some(h) => parse_basic(h).ok().map(|b| b.id),
+fn presented_client_id(basic: Option<&BasicCredentials>, params: &Params) -> Option<String> {
+    let id = match basic {
+        Some(b) => Some(b.id.clone()),
         None => params.get("client_id").map(str::to_owned).or_else(|| {
             let assertion = params.get("client_assertion")?;
             let claims = keys::decode_unverified(assertion).ok()?.claims;

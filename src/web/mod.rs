@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::{any, get, post};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -179,14 +180,26 @@ pub fn admin_router(state: AppState) -> Router {
 
 fn with_common_layers(app: Router<AppState>, state: AppState) -> Router {
     let https = state.provider.settings.is_https();
-    app.with_state(state.clone())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        // Outside the timeout and panic layers, so their answers get the headers too.
-        .layer(security_headers::layer(https))
-        .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn_with_state(state, metrics::track))
+    // One `ServiceBuilder`, given to `Router::layer` once: it wraps every route in a box per
+    // call, and each request clones and polls each box, so five calls cost five boxes a
+    // request. The first layer named is the outermost: metrics see every answer, the
+    // timeout's and the panic handler's included. The panic handler's answer gets the
+    // security headers itself (it is made outside their layer).
+    app.layer(
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                metrics::track,
+            ))
+            .layer(TraceLayer::new_for_http())
+            .layer(CatchPanicLayer::custom(move |panic| {
+                security_headers::add(error::panic_response(panic), https)
+            }))
+            .layer(security_headers::layer(https))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Duration::from_secs(30),
+            )),
+    )
+    .with_state(state)
 }

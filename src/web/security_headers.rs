@@ -29,7 +29,8 @@ pub fn layer(https: bool) -> MapResponseLayer<impl Fn(Response) -> Response + Cl
     MapResponseLayer::new(move |resp| add(resp, https))
 }
 
-fn add(mut resp: Response, https: bool) -> Response {
+/// Sets the headers `resp` does not have yet.
+pub fn add(mut resp: Response, https: bool) -> Response {
     let h = resp.headers_mut();
     // Room for all of them at once: one allocation rather than a few growths per response.
     h.reserve(ALWAYS.len() + usize::from(https));
