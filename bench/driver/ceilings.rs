@@ -17,12 +17,39 @@ const PASSWORD: &str = "correct horse battery staple";
 
 type Op = Box<dyn FnMut() -> anyhow::Result<()> + Send>;
 
+/// The primitives measured: the three signature algorithms and the password check.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Primitive {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "argon2id")]
+    Argon2id,
+}
+
+impl Primitive {
+    const ALL: [Primitive; 4] = [Self::Rs256, Self::Es256, Self::EdDsa, Self::Argon2id];
+
+    /// The name in the report, and the operation measured.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Rs256 => ("RS256", "sign"),
+            Self::Es256 => ("ES256", "sign"),
+            Self::EdDsa => ("EdDSA", "sign"),
+            Self::Argon2id => ("argon2id", "verify"),
+        }
+    }
+}
+
 /// A fresh key (or hasher) and the operation on it, for one thread.
-fn make_op(name: &str) -> anyhow::Result<Op> {
+fn make_op(primitive: Primitive) -> anyhow::Result<Op> {
     let message = vec![b'e'; MESSAGE_LEN];
     let rng = SystemRandom::new();
-    Ok(match name {
-        "RS256" => {
+    Ok(match primitive {
+        Primitive::Rs256 => {
             let key = RsaKeyPair::generate(KeySize::Rsa2048).context("RSA key generation")?;
             let mut sig = vec![0; key.public_modulus_len()];
             Box::new(move || {
@@ -30,7 +57,7 @@ fn make_op(name: &str) -> anyhow::Result<Op> {
                     .map_err(|_| anyhow::anyhow!("RSA signing failed"))
             })
         }
-        "ES256" => {
+        Primitive::Es256 => {
             let key = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
                 .context("P-256 key generation")?;
             Box::new(move || {
@@ -41,7 +68,7 @@ fn make_op(name: &str) -> anyhow::Result<Op> {
                 Ok(())
             })
         }
-        "EdDSA" => {
+        Primitive::EdDsa => {
             let key = Ed25519KeyPair::generate().context("Ed25519 key generation")?;
             Box::new(move || {
                 std::hint::black_box(key.sign(&message));
@@ -50,7 +77,7 @@ fn make_op(name: &str) -> anyhow::Result<Op> {
         }
         // The server's own hasher (OWASP parameters), verifying a correct password: what a
         // successful sign-in costs.
-        _ => {
+        Primitive::Argon2id => {
             let hasher = PasswordHasher::default();
             let stored = hasher.hash(PASSWORD)?;
             Box::new(move || {
@@ -64,22 +91,24 @@ fn make_op(name: &str) -> anyhow::Result<Op> {
     })
 }
 
-pub fn run(seconds: f64) -> anyhow::Result<()> {
+/// Measures `only` (or every primitive), on one thread and, unless `one_thread`, on every
+/// core at once.
+pub fn run(seconds: f64, only: Option<Primitive>, one_thread: bool) -> anyhow::Result<()> {
     anyhow::ensure!(
         seconds > 0.0 && seconds <= 60.0,
         "--seconds must be in (0, 60]"
     );
     let budget = Duration::from_secs_f64(seconds);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for (name, op) in [
-        ("RS256", "sign"),
-        ("ES256", "sign"),
-        ("EdDSA", "sign"),
-        ("argon2id", "verify"),
-    ] {
+    let cores = if one_thread { 1 } else { cores };
+    for primitive in Primitive::ALL {
+        if only.is_some_and(|o| o != primitive) {
+            continue;
+        }
+        let (name, op) = primitive.names();
         for threads in [1, cores] {
             let ops = (0..threads)
-                .map(|_| make_op(name))
+                .map(|_| make_op(primitive))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let (n, secs) = measure(ops, budget)?;
             println!(

@@ -35,6 +35,12 @@ enum Command {
         /// Seconds per primitive.
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
+        /// Only this primitive (RS256, ES256, EdDSA or argon2id); all by default.
+        #[arg(long)]
+        only: Option<ceilings::Primitive>,
+        /// One thread only, not also every core at once.
+        #[arg(long)]
+        one_thread: bool,
     },
     /// Complete sign-ins per second against a running server.
     Signins(signins::Options),
@@ -51,7 +57,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Ceilings { seconds } => ceilings::run(seconds),
+        Command::Ceilings {
+            seconds,
+            only,
+            one_thread,
+        } => ceilings::run(seconds, only, one_thread),
         Command::Signins(opts) => signins::run(opts),
         Command::WaitReady { url, timeout } => ready::run(&url, timeout),
     };
