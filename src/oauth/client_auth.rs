@@ -3,7 +3,7 @@
 //! `private_key_jwt` (RFC 7523 section 2.2 and 3, OpenID Connect Core section 9), and
 //! `none` for public clients (which only identify themselves).
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use base64::Engine;
@@ -59,6 +59,7 @@ impl Provider {
         let keys = ThrottleKeys {
             pair: self.hasher.hash(&format!("client-pair\n{id}\n{ip}")),
             id: &id,
+            all: OnceLock::new(),
         };
         let t = now();
         if let Some(until) = self.client_locked_until(&keys, t).await?
@@ -92,7 +93,7 @@ impl Provider {
             .client_lock_states
             .get(&keys.pair)
             .or_read("a client's failure counts", || async {
-                self.client_failure_stats(&keys.pair, &keys.all(self), t)
+                self.client_failure_stats(&keys.pair, keys.all(self), t)
                     .await
             })
             .await?;
@@ -110,10 +111,11 @@ impl Provider {
 
     async fn record_client_failure(&self, keys: &ThrottleKeys<'_>, t: i64) -> OAuthResult<()> {
         let read_at = Instant::now();
-        let all_key = keys.all(self);
-        let (pair, all) = self.client_failure_stats(&keys.pair, &all_key, t).await?;
+        let (pair, all) = self
+            .client_failure_stats(&keys.pair, keys.all(self), t)
+            .await?;
         self.login_throttle
-            .record_failure(&[&keys.pair, &all_key], t)
+            .record_failure(&[&keys.pair, keys.all(self)], t)
             .await?;
         let limits = &self.settings.client_auth;
         let after = throttle::verdict(limits, pair.plus_one(t), all.plus_one(t), t);
@@ -398,16 +400,18 @@ impl Provider {
 /// The throttle's keys for one authentication attempt: keyed hashes, so ids that were never
 /// registered (or were a secret pasted in the wrong field) are not stored in clear. `pair`
 /// (client id and address) is made at once, as it keys the cached lock states; the key of
-/// the client id alone only when the database is read or written, which a request that
-/// finds its lock state cached never does.
+/// the client id alone only when the database is read or written (once, however often it
+/// is asked for), which a request that finds its lock state cached never does.
 struct ThrottleKeys<'a> {
     pair: String,
     id: &'a str,
+    all: OnceLock<String>,
 }
 
 impl ThrottleKeys<'_> {
-    fn all(&self, provider: &Provider) -> String {
-        provider.hasher.hash(&format!("client\n{}", self.id))
+    fn all(&self, provider: &Provider) -> &str {
+        self.all
+            .get_or_init(|| provider.hasher.hash(&format!("client\n{}", self.id)))
     }
 }
 
