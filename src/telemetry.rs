@@ -6,7 +6,8 @@
 //! of a token's cost under load. Warnings and errors are written at once, with everything
 //! buffered before them; the rest waits at most `FLUSH_EVERY`. `init` returns a guard that
 //! writes what is left when it is dropped (at the end of the command).
-use std::io::Write;
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -37,6 +38,10 @@ pub fn init(settings: &LogSettings, buffered: bool) -> LogGuard {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_writer(writer.clone());
     let installed = if settings.format == "json" {
         builder.json().try_init()
@@ -47,6 +52,13 @@ pub fn init(settings: &LogSettings, buffered: bool) -> LogGuard {
         writer.spawn_flusher();
     }
     LogGuard(writer)
+}
+
+/// Colour codes only for a person at a terminal: a file, a pipe, journald or a container's
+/// log driver would store the escape codes; and never with `NO_COLOR` set to a non-empty
+/// value (no-color.org).
+fn colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Writes the buffered log lines when dropped.
@@ -157,6 +169,16 @@ impl<'a> MakeWriter<'a> for BufferedStderr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colours_only_at_a_terminal_without_no_color() {
+        assert!(colours(true, None));
+        assert!(!colours(false, None));
+        assert!(!colours(true, Some("1".into())));
+        // An empty NO_COLOR does not count (no-color.org).
+        assert!(colours(true, Some("".into())));
+        assert!(!colours(false, Some("".into())));
+    }
 
     #[test]
     fn lines_wait_until_flushed_and_keep_their_order() {
