@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::jwk::{JwkSet, JwsAlg};
-use crate::crypto::{b64url, b64url_decode};
+use crate::crypto::{b64url_append, b64url_decode, b64url_len};
 
 /// Longest token accepted for verification or decoding. Tokens from this server and client
 /// assertions are far shorter; the bound keeps hostile input cheap to refuse.
@@ -130,7 +130,7 @@ pub(crate) fn sign_compact(
     alg: &str,
     typ: &str,
     kid: &str,
-    claims: &Value,
+    claims: &impl Serialize,
     sign: impl FnOnce(&[u8]) -> anyhow::Result<Vec<u8>>,
 ) -> anyhow::Result<String> {
     #[derive(Serialize)]
@@ -141,12 +141,15 @@ pub(crate) fn sign_compact(
     }
     let header = serde_json::to_vec(&Header { alg, typ, kid })?;
     let payload = serde_json::to_vec(claims)?;
-    let mut token = b64url(&header);
+    // One buffer for the whole token: RSA-4096 signatures are the longest, 512 bytes.
+    let mut token =
+        String::with_capacity(b64url_len(header.len()) + b64url_len(payload.len()) + 2 + 683);
+    b64url_append(&header, &mut token);
     token.push('.');
-    token.push_str(&b64url(&payload));
+    b64url_append(&payload, &mut token);
     let signature = sign(token.as_bytes())?;
     token.push('.');
-    token.push_str(&b64url(&signature));
+    b64url_append(&signature, &mut token);
     Ok(token)
 }
 
@@ -200,6 +203,7 @@ pub fn verify_with_jwks(token: &str, jwks: &JwkSet) -> Result<VerifiedJws, KeyEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::b64url;
     use crate::keys::jwk::parse_jwks;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::rsa::KeySize;

@@ -199,7 +199,12 @@ impl KeyRing {
 
     /// A compact JWS with the header {"alg","typ","kid"}, signed by the newest active key of
     /// `alg`.
-    pub fn sign(&self, alg: SigningAlg, typ: &str, claims: &Value) -> anyhow::Result<String> {
+    pub fn sign(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &impl serde::Serialize,
+    ) -> anyhow::Result<String> {
         let snapshot = self.current();
         let key = snapshot
             .signer(alg, now())

@@ -2,7 +2,8 @@
 //! `iat`, `jti`, `client_id`, `scope` (section 2.2), signed with the client's or the
 //! configured algorithm. Reading one back (`verify_access_token`) is for introspection,
 //! revocation and userinfo.
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::error::OAuthResult;
 use super::model::Client;
@@ -37,6 +38,45 @@ pub struct IssuedAccessToken {
     pub expires_at: i64,
 }
 
+/// The claims of an access token being issued (RFC 9068 section 2.2), serialised as they are,
+/// without an intermediate `serde_json::Value`.
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Audience<'a>,
+    exp: i64,
+    iat: i64,
+    nbf: i64,
+    jti: &'a str,
+    client_id: &'a str,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "scope_string"
+    )]
+    scope: Option<&'a Scope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<Value>,
+}
+
+/// `aud`: a string for one audience, an array for several (RFC 7519 section 4.1.3).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Audience<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+/// The space-separated `scope` string (RFC 9068 section 2.2.3).
+fn scope_string<S: serde::Serializer>(scope: &Option<&Scope>, s: S) -> Result<S::Ok, S::Error> {
+    match scope {
+        Some(scope) => s.collect_str(scope),
+        None => s.serialize_none(),
+    }
+}
+
 /// Claims of a verified, unexpired access token issued by this server.
 #[derive(Debug, Clone)]
 pub struct AccessTokenClaims {
@@ -66,29 +106,22 @@ impl Provider {
         }
         let ttl = u64::try_from(exp - iat).unwrap_or(0);
         let jti = random_token();
-        let aud: Value = match g.audience {
-            [one] => json!(one),
-            many => json!(many),
+        let claims = Claims {
+            iss: self.issuer(),
+            sub: g.subject,
+            aud: match g.audience {
+                [one] => Audience::One(one),
+                many => Audience::Many(many),
+            },
+            exp,
+            iat,
+            nbf: iat,
+            jti: &jti,
+            client_id: g.client.id.as_str(),
+            scope: (!g.scope.is_empty()).then_some(g.scope),
+            auth_time: g.auth_time,
+            act: g.act,
         };
-        let mut claims = json!({
-            "iss": self.issuer(),
-            "sub": g.subject,
-            "aud": aud,
-            "exp": exp,
-            "iat": iat,
-            "nbf": iat,
-            "jti": jti,
-            "client_id": g.client.id.as_str(),
-        });
-        if !g.scope.is_empty() {
-            claims["scope"] = json!(g.scope.to_string());
-        }
-        if let Some(t) = g.auth_time {
-            claims["auth_time"] = json!(t);
-        }
-        if let Some(act) = g.act {
-            claims["act"] = act;
-        }
         let alg = g
             .client
             .access_token_alg
@@ -173,5 +206,56 @@ impl Provider {
             scope,
             claims: c,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims<'a>(aud: &'a [String], scope: Option<&'a Scope>) -> Claims<'a> {
+        Claims {
+            iss: "https://issuer.example",
+            sub: "svc",
+            aud: match aud {
+                [one] => Audience::One(one),
+                many => Audience::Many(many),
+            },
+            exp: 200,
+            iat: 100,
+            nbf: 100,
+            jti: "j1",
+            client_id: "svc",
+            scope,
+            auth_time: None,
+            act: None,
+        }
+    }
+
+    #[test]
+    fn claims_serialise_as_rfc_9068_asks() {
+        let one = ["https://api.example".to_owned()];
+        let scope = Scope::parse("read write").unwrap();
+        let v = serde_json::to_value(claims(&one, Some(&scope))).unwrap();
+        assert_eq!(
+            v,
+            json!({"iss": "https://issuer.example", "sub": "svc", "aud": "https://api.example",
+                   "exp": 200, "iat": 100, "nbf": 100, "jti": "j1", "client_id": "svc",
+                   "scope": "read write"})
+        );
+        // Several audiences: an array; no scope, auth_time or act: no member at all.
+        let two = ["a".to_owned(), "b".to_owned()];
+        let v = serde_json::to_value(claims(&two, None)).unwrap();
+        assert_eq!(v["aud"], json!(["a", "b"]));
+        for absent in ["scope", "auth_time", "act"] {
+            assert!(v.get(absent).is_none(), "{absent}");
+        }
+        let mut c = claims(&one, None);
+        c.auth_time = Some(90);
+        c.act = Some(json!({"sub": "actor"}));
+        let v = serde_json::to_value(c).unwrap();
+        assert_eq!(v["auth_time"], 90);
+        assert_eq!(v["act"], json!({"sub": "actor"}));
     }
 }

@@ -3,11 +3,70 @@
 //! further detail (section 2.2).
 use std::net::IpAddr;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::access_token::AccessTokenClaims;
 use super::error::{OAuthError, OAuthResult};
 use super::params::Params;
 use super::{Provider, now};
+
+/// An introspection response (RFC 7662 section 2.2).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Introspection {
+    /// A live access token of this server: its claims, moved out of the verified token.
+    AccessToken(Box<ActiveAccessToken>),
+    /// `{"active": false}`, or a live refresh token.
+    Other(Value),
+}
+
+/// The members shown for a live access token. Claims the token does not hold are left out.
+#[derive(Debug, Serialize)]
+pub struct ActiveAccessToken {
+    active: bool,
+    token_type: &'static str,
+    client_id: String,
+    sub: String,
+    iss: Value,
+    aud: Value,
+    exp: i64,
+    iat: Value,
+    jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<Value>,
+    /// RFC 8693 section 4.1: the actor chain of a delegated token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<Value>,
+}
+
+impl ActiveAccessToken {
+    fn from_claims(at: AccessTokenClaims) -> Self {
+        let mut c = match at.claims {
+            Value::Object(map) => map,
+            _ => Default::default(),
+        };
+        Self {
+            active: true,
+            token_type: "Bearer",
+            client_id: at.client_id,
+            sub: at.sub,
+            iss: c.remove("iss").unwrap_or(Value::Null),
+            aud: c.remove("aud").unwrap_or(Value::Null),
+            exp: at.exp,
+            iat: c.remove("iat").unwrap_or(Value::Null),
+            jti: at.jti,
+            nbf: c.remove("nbf"),
+            scope: (!at.scope.is_empty()).then(|| at.scope.to_string()),
+            auth_time: c.remove("auth_time"),
+            act: c.remove("act"),
+        }
+    }
+}
 
 impl Provider {
     pub async fn introspect(
@@ -15,7 +74,7 @@ impl Provider {
         authorization: Option<&str>,
         params: &Params,
         source_ip: Option<IpAddr>,
-    ) -> OAuthResult<Value> {
+    ) -> OAuthResult<Introspection> {
         let caller = self
             .authenticate_client(
                 authorization,
@@ -38,44 +97,21 @@ impl Provider {
             .introspect_refresh_token(token, caller.client.id.as_str())
             .await?
         {
-            return Ok(info);
+            return Ok(Introspection::Other(info));
         }
-        Ok(inactive())
+        Ok(Introspection::Other(inactive()))
     }
 
-    async fn introspect_access_token(&self, token: &str) -> OAuthResult<Option<Value>> {
+    async fn introspect_access_token(&self, token: &str) -> OAuthResult<Option<Introspection>> {
         let Some(at) = self.verify_access_token(token) else {
             return Ok(None);
         };
         if !self.is_live(&at).await? {
-            return Ok(Some(inactive()));
+            return Ok(Some(Introspection::Other(inactive())));
         }
-        let c = &at.claims;
-        let mut out = json!({
-            "active": true,
-            "token_type": "Bearer",
-            "client_id": at.client_id,
-            "sub": at.sub,
-            "iss": c["iss"],
-            "aud": c["aud"],
-            "exp": at.exp,
-            "iat": c["iat"],
-            "jti": at.jti,
-        });
-        if let Some(nbf) = c.get("nbf") {
-            out["nbf"] = nbf.clone();
-        }
-        if !at.scope.is_empty() {
-            out["scope"] = json!(at.scope.to_string());
-        }
-        if let Some(t) = c.get("auth_time") {
-            out["auth_time"] = t.clone();
-        }
-        // RFC 8693 section 4.1: the actor chain of a delegated token.
-        if let Some(act) = c.get("act") {
-            out["act"] = act.clone();
-        }
-        Ok(Some(out))
+        Ok(Some(Introspection::AccessToken(Box::new(
+            ActiveAccessToken::from_claims(at),
+        ))))
     }
 
     /// Refresh tokens are shown only to the client they were issued to: resource servers

@@ -121,29 +121,50 @@ fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthErro
 /// escapes and invalid UTF-8.
 pub(crate) fn decode_component(raw: &[u8]) -> Result<String, OAuthError> {
     let mut bytes = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = raw
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| OAuthError::invalid_request("malformed percent-encoding"))?;
-                bytes.push(hex);
-                i += 2;
+    let mut rest = raw;
+    // Runs without an escape (most of a token or an assertion) are copied whole.
+    while let Some(at) = rest.iter().position(|&b| b == b'+' || b == b'%') {
+        bytes.extend_from_slice(&rest[..at]);
+        if rest[at] == b'+' {
+            bytes.push(b' ');
+            rest = &rest[at + 1..];
+        } else {
+            // Exactly two hex digits (no sign: `%+f` is malformed, not 0x0f).
+            let byte = match rest.get(at + 1..at + 3) {
+                Some(&[hi, lo]) => hex_digit(hi).zip(hex_digit(lo)).map(|(h, l)| h << 4 | l),
+                _ => None,
             }
-            b => bytes.push(b),
+            .ok_or_else(|| OAuthError::invalid_request("malformed percent-encoding"))?;
+            bytes.push(byte);
+            rest = &rest[at + 3..];
         }
-        i += 1;
     }
+    bytes.extend_from_slice(rest);
     String::from_utf8(bytes).map_err(|_| OAuthError::invalid_request("parameters must be UTF-8"))
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_escapes_and_refuses_malformed_ones() {
+        assert_eq!(
+            decode_component(b"a+b%20c%2Fd%c3%a9").unwrap(),
+            "a b c/d\u{e9}"
+        );
+        assert_eq!(decode_component(b"").unwrap(), "");
+        assert_eq!(decode_component(b"%41%4a%4A").unwrap(), "AJJ");
+        for bad in [&b"%"[..], b"%4", b"%zz", b"%+f", b"%-1", b"% 1", b"ab%4"] {
+            assert!(decode_component(bad).is_err(), "{bad:?}");
+        }
+        // Escaped bytes that are not UTF-8.
+        assert!(decode_component(b"%ff").is_err());
+    }
 
     #[test]
     fn parses_and_decodes() {
