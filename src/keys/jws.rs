@@ -141,9 +141,11 @@ pub(crate) fn sign_compact(
     }
     let header = serde_json::to_vec(&Header { alg, typ, kid })?;
     let payload = serde_json::to_vec(claims)?;
-    // One buffer for the whole token: RSA-4096 signatures are the longest, 512 bytes.
-    let mut token =
-        String::with_capacity(b64url_len(header.len()) + b64url_len(payload.len()) + 2 + 683);
+    // One buffer for the whole token, with room for the longest signature (RSA-4096).
+    const MAX_SIGNATURE_LEN: usize = 512;
+    let mut token = String::with_capacity(
+        b64url_len(header.len()) + b64url_len(payload.len()) + 2 + b64url_len(MAX_SIGNATURE_LEN),
+    );
     b64url_append(&header, &mut token);
     token.push('.');
     b64url_append(&payload, &mut token);

@@ -69,6 +69,15 @@ enum Audience<'a> {
     Many(&'a [String]),
 }
 
+impl<'a> Audience<'a> {
+    fn of(audiences: &'a [String]) -> Self {
+        match audiences {
+            [one] => Self::One(one),
+            many => Self::Many(many),
+        }
+    }
+}
+
 /// The space-separated `scope` string (RFC 9068 section 2.2.3).
 fn scope_string<S: serde::Serializer>(scope: &Option<&Scope>, s: S) -> Result<S::Ok, S::Error> {
     match scope {
@@ -109,10 +118,7 @@ impl Provider {
         let claims = Claims {
             iss: self.issuer(),
             sub: g.subject,
-            aud: match g.audience {
-                [one] => Audience::One(one),
-                many => Audience::Many(many),
-            },
+            aud: Audience::of(g.audience),
             exp,
             iat,
             nbf: iat,
@@ -218,10 +224,7 @@ mod tests {
         Claims {
             iss: "https://issuer.example",
             sub: "svc",
-            aud: match aud {
-                [one] => Audience::One(one),
-                many => Audience::Many(many),
-            },
+            aud: Audience::of(aud),
             exp: 200,
             iat: 100,
             nbf: 100,
