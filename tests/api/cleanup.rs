@@ -108,18 +108,31 @@ async fn expired_records_are_deleted_in_batches_and_counted() {
     assert_eq!(count_rows_on(&db, "refresh_tokens").await, 1);
     assert_eq!(count_rows_on(&db, "revoked_tokens").await, 1);
 
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for t in tables {
-        let series = format!(r#"latchkey_cleanup_deleted_rows_total{{table="{t}"}} {PER_TABLE}"#);
-        assert!(text.contains(&series), "no {series} in\n{text}");
+    // The counts are recorded when the pass returns, just after its last DELETE commits:
+    // the rows can be seen gone a moment before the metrics show them.
+    let series: Vec<String> = tables
+        .iter()
+        .map(|t| format!(r#"latchkey_cleanup_deleted_rows_total{{table="{t}"}} {PER_TABLE}"#))
+        .collect();
+    loop {
+        let text = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let missing: Vec<&String> = series.iter().filter(|s| !text.contains(*s)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {missing:?} after 60 s in\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     db.close().await.ok();
 }
