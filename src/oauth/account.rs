@@ -129,7 +129,7 @@ impl Provider {
             };
             let name = client
                 .filter(|c| !c.name.is_empty())
-                .map(|c| c.name)
+                .map(|c| c.name.clone())
                 .unwrap_or_else(|| c.client_id.clone());
             apps.push(ConnectedApp {
                 name,

@@ -5,6 +5,8 @@
 //! Until the client and redirect URI are validated, errors are shown on an error page and
 //! never redirected (RFC 6749 section 4.1.2.1, RFC 9700 section 4.1); after that they go
 //! back to the client with `state` and `iss` (RFC 9207).
+use std::sync::Arc;
+
 use url::Url;
 
 use super::error::OAuthError;
@@ -16,7 +18,7 @@ use crate::domain::{ClientId, CodeChallenge, GrantType, RedirectUri, Scope};
 /// A validated authorization request.
 #[derive(Debug, Clone)]
 pub struct AuthorizationRequest {
-    pub client: Client,
+    pub client: Arc<Client>,
     pub redirect_uri: RedirectUri,
     /// Whether `redirect_uri` was in the request (then the token request must repeat it).
     pub redirect_uri_given: bool,

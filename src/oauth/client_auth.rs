@@ -29,7 +29,7 @@ pub struct PresentedCredentials {
 
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
-    pub client: Client,
+    pub client: Arc<Client>,
     pub method: AuthMethod,
 }
 
@@ -220,7 +220,7 @@ impl Provider {
         })
     }
 
-    async fn find_client_for_auth(&self, id: &str, basic: bool) -> OAuthResult<Client> {
+    async fn find_client_for_auth(&self, id: &str, basic: bool) -> OAuthResult<Arc<Client>> {
         let Ok(id) = ClientId::parse(id) else {
             return Err(OAuthError::invalid_client(AUTH_FAILED, basic));
         };

@@ -3,6 +3,7 @@
 //! session can end at once or the person must confirm (section 6: a request that cannot be
 //! tied to the current session must not sign anyone out silently). No HTTP types here.
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde_json::Value;
 use url::Url;
@@ -19,7 +20,7 @@ const TICKET_LABEL: &str = "end-session-ticket";
 
 /// A checked end-session request.
 struct EndSessionRequest {
-    client: Option<Client>,
+    client: Option<Arc<Client>>,
     /// `post_logout_redirect_uri` with `state` added, when one was asked for.
     redirect: Option<Url>,
     /// `sub` and `sid` of a verified `id_token_hint`.
@@ -60,7 +61,7 @@ impl Provider {
             });
         };
         if self.tied_to_session(&req, &session, &user) {
-            self.end_browser_session(session_cookie, &user, req.client.as_ref(), source_ip)
+            self.end_browser_session(session_cookie, &user, req.client.as_deref(), source_ip)
                 .await?;
             return Ok(EndSessionStep::Done {
                 redirect: req.redirect.map(String::from),
@@ -69,7 +70,7 @@ impl Provider {
         Ok(EndSessionStep::Confirm {
             ticket: self.seal(TICKET_LABEL, raw),
             user,
-            client_name: req.client.map(|c| c.name),
+            client_name: req.client.map(|c| c.name.clone()),
             redirect: req.redirect.map(String::from),
         })
     }
@@ -87,7 +88,7 @@ impl Provider {
             .ok_or_else(|| OAuthError::invalid_request("this sign-out page has expired"))?;
         let req = self.parse_end_session(&raw).await?;
         if let Some((_, user)) = self.current_session(session_cookie).await? {
-            self.end_browser_session(session_cookie, &user, req.client.as_ref(), source_ip)
+            self.end_browser_session(session_cookie, &user, req.client.as_deref(), source_ip)
                 .await?;
         }
         Ok(req.redirect.map(String::from))
@@ -145,7 +146,7 @@ impl Provider {
         let redirect = match params.get("post_logout_redirect_uri") {
             None => None,
             Some(uri) => Some(post_logout_redirect(
-                client.as_ref(),
+                client.as_deref(),
                 uri,
                 params.get("state"),
             )?),

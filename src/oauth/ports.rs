@@ -2,6 +2,8 @@
 //! storage interfaces). `store` implements them on sea-orm; tests may implement them in
 //! memory. Failures are infrastructure failures (`anyhow::Error`): the core maps them to
 //! `server_error` and logs them.
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::model::Client;
@@ -10,7 +12,8 @@ use crate::domain::ClientId;
 
 #[async_trait]
 pub trait ClientRepository: Send + Sync {
-    async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Client>>;
+    /// Shared, not copied: a per-node cache hands every request the same record.
+    async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Arc<Client>>>;
 }
 
 /// Remembers the `jti` of `private_key_jwt` assertions until they expire (RFC 7523

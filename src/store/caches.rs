@@ -13,7 +13,7 @@
 //!
 //! No sea-orm here: `store/` fills and consults these around its queries.
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::oauth::model::Client;
@@ -25,7 +25,7 @@ const MAX_CLIENTS: usize = 10_000;
 
 pub(super) struct ClientCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, Entry<Client>>>,
+    entries: RwLock<HashMap<String, Entry<Arc<Client>>>>,
 }
 
 impl ClientCache {
@@ -39,7 +39,7 @@ impl ClientCache {
     /// The cached record of `id`; `Lookup::Refresh` once half of `client_ttl` has passed
     /// (`crate::read_ahead`): the caller reads the client again and `put`s it (or `forget`s
     /// it when it is gone).
-    pub fn get(&self, id: &str) -> Lookup<Client> {
+    pub fn get(&self, id: &str) -> Lookup<Arc<Client>> {
         if self.ttl.is_zero() {
             return Lookup::Miss;
         }
@@ -51,7 +51,7 @@ impl ClientCache {
 
     /// Remembers a client read at `read_at` (taken before the query, so the entry never
     /// outlives the bound).
-    pub fn put(&self, client: &Client, read_at: Instant) {
+    pub fn put(&self, client: &Arc<Client>, read_at: Instant) {
         if self.ttl.is_zero() {
             return;
         }
@@ -65,7 +65,7 @@ impl ClientCache {
         }
         entries.insert(
             client.id.as_str().to_owned(),
-            Entry::new(client.clone(), read_at),
+            Entry::new(Arc::clone(client), read_at),
         );
     }
 

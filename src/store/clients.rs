@@ -1,4 +1,6 @@
 //! Registered clients: the `ClientRepository` port and the operator queries.
+use std::sync::Arc;
+
 use anyhow::Context;
 use async_trait::async_trait;
 use sea_orm::{
@@ -17,11 +19,13 @@ use crate::read_ahead::Settled;
 
 #[async_trait]
 impl ClientRepository for Store {
-    async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Client>> {
+    async fn find_client(&self, id: &ClientId) -> anyhow::Result<Option<Arc<Client>>> {
         let settled = self
             .client_cache
             .get(id.as_str())
-            .or_read("a cached client", || self.get_client(id))
+            .or_read("a cached client", || async {
+                Ok::<_, anyhow::Error>(self.get_client(id).await?.map(Arc::new))
+            })
             .await?;
         let (found, read_at) = match settled {
             Settled::Cached(cached) => return Ok(Some(cached)),
