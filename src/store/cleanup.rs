@@ -3,12 +3,12 @@
 //! Each statement deletes at most `BATCH` rows (`DELETE ... WHERE rowid IN (SELECT ... LIMIT
 //! n)`), so no statement holds locks on a large part of a table or grows the write-ahead log
 //! without bound, and requests keep flowing between batches. On PostgreSQL a run first takes
-//! a transaction-scoped advisory lock (`pg_try_advisory_xact_lock`) on a connection of its
-//! own; a node that finds it taken skips its run, so nodes neither repeat nor fight over the
+//! a transaction-scoped advisory lock (`pg_try_advisory_xact_lock`, keyed by the schema) on
+//! a connection of its own; a node that finds it taken skips its run, so nodes neither repeat nor fight over the
 //! same rows. SQLite is one node: its runs are serialised by the database's write lock.
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 
-use super::{DbResultExt, Store};
+use super::{DbResultExt, Store, advisory_lock_key};
 
 /// Rows per DELETE statement.
 pub const BATCH: u64 = 1000;
@@ -98,7 +98,10 @@ impl Store {
             let row = txn
                 .query_one_raw(Statement::from_string(
                     backend,
-                    format!("SELECT pg_try_advisory_xact_lock({CLEANUP_LOCK_ID}) AS locked"),
+                    format!(
+                        "SELECT pg_try_advisory_xact_lock({}) AS locked",
+                        advisory_lock_key(CLEANUP_LOCK_ID)
+                    ),
                 ))
                 .await
                 .db_context("failed to try the cleanup lock")?;

@@ -14,6 +14,8 @@ mod grants;
 mod keys;
 mod login_failures;
 mod passkeys;
+#[doc(hidden)]
+pub mod scratch;
 mod sessions;
 mod tokens;
 mod two_factor;
@@ -86,6 +88,14 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_millis(500);
 /// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
 /// several nodes start at once.
 const MIGRATION_LOCK_ID: i64 = 0x4c61_7463_686b;
+
+/// The key of the PostgreSQL advisory lock `id` for this deployment's schema. Advisory locks
+/// are per database; a deployment is a schema (the first of the connections' `search_path`,
+/// `public` by default), so two deployments in one database do not wait on each other's
+/// migrations or skip each other's cleanups.
+fn advisory_lock_key(id: i64) -> String {
+    format!("hashtextextended(current_schema(), {id})")
+}
 
 impl Store {
     /// Opens a connection pool for `settings.database_url`.
@@ -185,7 +195,8 @@ impl Store {
             .db_context("failed to begin the migration transaction")?;
         if postgres {
             txn.execute_unprepared(&format!(
-                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"
+                "SELECT pg_advisory_xact_lock({})",
+                advisory_lock_key(MIGRATION_LOCK_ID)
             ))
             .await
             .db_context("failed to take the migration lock")?;

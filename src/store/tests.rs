@@ -1,10 +1,11 @@
 //! Store behaviour against a real database: SQLite always, and PostgreSQL too when
-//! `LATCHKEY_TEST_DATABASE_URL` names a server (a scratch database is created and dropped).
+//! `LATCHKEY_TEST_DATABASE_URL` names a server (a scratch schema is created and dropped).
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, TransactionTrait};
 use secrecy::SecretString;
 
 use super::entities::{authorization_code, grant_access_token, refresh_token, session};
+use super::scratch::ScratchSchema;
 use super::test_support::sqlite_store;
 use super::{Store, unix_now};
 use crate::admin::clients::{self, NewClient};
@@ -36,17 +37,11 @@ where
     if admin_url.is_empty() {
         return;
     }
-    let name = format!("latchkey_store_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(&admin_url)
+    let schema = ScratchSchema::create(&admin_url, "latchkey_test")
         .await
-        .expect("connect to PostgreSQL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create scratch database");
-    let base = admin_url.rsplit_once('/').expect("URL with a path").0;
+        .expect("create a scratch schema");
     let settings = Settings {
-        database_url: SecretString::from(format!("{base}/{name}")),
+        database_url: SecretString::from(schema.url.clone()),
         database_max_connections: 4,
         ..Settings::default()
     };
@@ -54,13 +49,10 @@ where
         .await
         .expect("connect");
     store.migrate().await.expect("migrate");
-    // Run on its own task so that a failed assertion still lets the database be dropped.
+    // Run on its own task so that a failed assertion still lets the schema be dropped.
     let outcome = tokio::spawn(f(store.clone())).await;
     store.close().await.ok();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("drop scratch database");
+    schema.drop().await.expect("drop the scratch schema");
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -540,7 +532,8 @@ async fn connections_the_server_dropped_are_replaced_before_use() {
             .db
             .execute_unprepared(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                 WHERE application_name = current_setting('application_name') \
+                 AND pid <> pg_backend_pid()",
             )
             .await
             .unwrap();

@@ -3,6 +3,7 @@
 //! /metrics.
 use std::time::{Duration, Instant};
 
+use latchkey::store::scratch::ScratchSchema;
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 
 use crate::flow::{user, web_client};
@@ -147,12 +148,29 @@ async fn a_cleanup_run_is_skipped_while_another_node_holds_the_lock() {
     let other = Database::connect(app.db_url()).await.unwrap();
     let now = latchkey::oauth::now();
     // Another node's cleanup: the same advisory lock, held by an open transaction.
+    let hold = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), 83981448211566))";
     let txn = other.begin().await.unwrap();
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(83981448211566)")
-        .await
-        .unwrap();
+    txn.execute_unprepared(hold).await.unwrap();
     assert!(app.store.purge_expired(now).await.unwrap().is_none());
     txn.commit().await.unwrap();
     assert!(app.store.purge_expired(now).await.unwrap().is_some());
     other.close().await.ok();
+
+    // Another deployment in the same database (another schema) holding its own cleanup
+    // lock does not stop this one's.
+    let admin_url = std::env::var("LATCHKEY_TEST_DATABASE_URL").unwrap();
+    let elsewhere = ScratchSchema::create(&admin_url, "latchkey_test")
+        .await
+        .unwrap();
+    let other = Database::connect(&elsewhere.url).await.unwrap();
+    let txn = other.begin().await.unwrap();
+    txn.execute_unprepared(hold).await.unwrap();
+    let ran = app.store.purge_expired(now).await.unwrap();
+    txn.commit().await.unwrap();
+    other.close().await.ok();
+    elsewhere.drop().await.unwrap();
+    assert!(
+        ran.is_some(),
+        "a lock of another schema stopped the cleanup"
+    );
 }

@@ -3,7 +3,8 @@ use latchkey::config::Settings;
 use latchkey::crypto::MasterKey;
 use latchkey::startup::Application;
 use latchkey::store::Store;
-use sea_orm::{ConnectionTrait, Database};
+use latchkey::store::scratch::ScratchSchema;
+use sea_orm::Database;
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -18,34 +19,25 @@ pub struct TestApp {
     db_url: String,
 }
 
-/// The database of one test: a temporary SQLite file, or a PostgreSQL database created
-/// for this test and dropped afterwards.
+/// The database of one test: a temporary SQLite file, or a PostgreSQL schema created for
+/// this test and dropped afterwards (`latchkey::store::scratch`).
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
+    pg: Option<ScratchSchema>,
 }
 
 impl TestDb {
     pub async fn new() -> Self {
         match std::env::var("LATCHKEY_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
-                let conn = Database::connect(&admin_url)
+                let schema = ScratchSchema::create(&admin_url, "latchkey_test")
                     .await
-                    .expect("connect to LATCHKEY_TEST_DATABASE_URL");
-                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                conn.close().await.ok();
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .expect("database URL has a path");
+                    .expect("create a test schema in LATCHKEY_TEST_DATABASE_URL");
                 Self {
-                    url: format!("{base}/{name}"),
+                    url: schema.url.clone(),
                     _dir: None,
-                    pg: Some((admin_url, name)),
+                    pg: Some(schema),
                 }
             }
             _ => {
@@ -74,25 +66,21 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some((admin_url, name)) = self.pg.take() {
+        if let Some(schema) = self.pg.take() {
             // Drop runs inside the test's runtime; use a thread with its own runtime.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
+            let dropped = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok(conn) = Database::connect(&admin_url).await {
-                        let _ = conn
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .await;
-                        let _ = conn.close().await;
-                    }
-                });
+                    .expect("runtime")
+                    .block_on(schema.drop())
             })
             .join();
+            if !std::thread::panicking() {
+                dropped
+                    .expect("dropping the test schema panicked")
+                    .expect("drop the test schema");
+            }
         }
     }
 }
