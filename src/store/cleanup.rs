@@ -4,8 +4,9 @@
 //! n)`), so no statement holds locks on a large part of a table or grows the write-ahead log
 //! without bound, and requests keep flowing between batches. On PostgreSQL a run first takes
 //! a transaction-scoped advisory lock (`pg_try_advisory_xact_lock`, keyed by the schema) on
-//! a connection of its own; a node that finds it taken skips its run, so nodes neither repeat nor fight over the
-//! same rows. SQLite is one node: its runs are serialised by the database's write lock.
+//! a connection of its own; a node that finds it taken skips its run, so nodes neither repeat
+//! nor fight over the same rows. SQLite is one node: its runs are serialised by the
+//! database's write lock.
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 
 use super::{DbResultExt, Store, advisory_lock_key};

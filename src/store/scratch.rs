@@ -8,6 +8,9 @@
 //! the first schema of its `search_path`, as it does in `public` by default.
 use sea_orm::{ConnectionTrait, Database, DbErr};
 
+/// The names of the test schemas begin with this (CI checks that none is left behind).
+pub const PREFIX: &str = "latchkey_test_";
+
 /// One test's schema; `url` is what a server or a connection of the test uses.
 pub struct ScratchSchema {
     pub url: String,
@@ -16,9 +19,9 @@ pub struct ScratchSchema {
 }
 
 impl ScratchSchema {
-    /// Creates `{prefix}_{random}` in the database of `admin_url`.
-    pub async fn create(admin_url: &str, prefix: &str) -> Result<Self, DbErr> {
-        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    /// Creates `latchkey_test_{random}` in the database of `admin_url`.
+    pub async fn create(admin_url: &str) -> Result<Self, DbErr> {
+        let name = format!("{PREFIX}{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(admin_url).await?;
         let created = admin
             .execute_unprepared(&format!("CREATE SCHEMA {name}"))

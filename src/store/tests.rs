@@ -37,7 +37,7 @@ where
     if admin_url.is_empty() {
         return;
     }
-    let schema = ScratchSchema::create(&admin_url, "latchkey_test")
+    let schema = ScratchSchema::create(&admin_url)
         .await
         .expect("create a scratch schema");
     let settings = Settings {

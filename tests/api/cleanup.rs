@@ -159,9 +159,7 @@ async fn a_cleanup_run_is_skipped_while_another_node_holds_the_lock() {
     // Another deployment in the same database (another schema) holding its own cleanup
     // lock does not stop this one's.
     let admin_url = std::env::var("LATCHKEY_TEST_DATABASE_URL").unwrap();
-    let elsewhere = ScratchSchema::create(&admin_url, "latchkey_test")
-        .await
-        .unwrap();
+    let elsewhere = ScratchSchema::create(&admin_url).await.unwrap();
     let other = Database::connect(&elsewhere.url).await.unwrap();
     let txn = other.begin().await.unwrap();
     txn.execute_unprepared(hold).await.unwrap();

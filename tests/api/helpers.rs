@@ -31,7 +31,7 @@ impl TestDb {
     pub async fn new() -> Self {
         match std::env::var("LATCHKEY_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let schema = ScratchSchema::create(&admin_url, "latchkey_test")
+                let schema = ScratchSchema::create(&admin_url)
                     .await
                     .expect("create a test schema in LATCHKEY_TEST_DATABASE_URL");
                 Self {
