@@ -5,6 +5,7 @@
 //!
 //! Like all of `keys/`, this must not import axum or sea_orm: storage is reached only through
 //! `KeyRepository`.
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,7 +44,8 @@ struct Entry {
 struct Snapshot {
     entries: Vec<Entry>,
     by_kid: HashMap<String, usize>,
-    jwks: Arc<str>,
+    /// The JWK Set document, shared by every response (a clone is a reference count).
+    jwks: Bytes,
 }
 
 impl Snapshot {
@@ -92,7 +94,7 @@ impl Snapshot {
         }
         // RFC 7517 section 5: {"keys": [...]}, public members only.
         let keys: Vec<&Value> = entries.iter().map(|e| &e.key.public_jwk).collect();
-        let jwks = serde_json::json!({ "keys": keys }).to_string().into();
+        let jwks = Bytes::from(serde_json::json!({ "keys": keys }).to_string());
         Ok(Self {
             entries,
             by_kid,
@@ -234,7 +236,7 @@ impl KeyRing {
     }
 
     /// The JWK Set document (RFC 7517 section 5) of all published keys, newest first.
-    pub fn jwks_json(&self) -> Arc<str> {
+    pub fn jwks_json(&self) -> Bytes {
         self.current().jwks.clone()
     }
 

@@ -5,11 +5,12 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::OAuthResult;
+use super::error::{OAuthError, OAuthResult};
 use super::model::Client;
 use super::{Provider, now};
 use crate::crypto::random_token;
 use crate::domain::{ClientId, Scope};
+use crate::keys::MAX_TOKEN_LEN;
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
@@ -133,6 +134,15 @@ impl Provider {
             .access_token_alg
             .unwrap_or(self.settings.tokens.access_token_alg);
         let token = self.keys.sign(alg, ACCESS_TOKEN_TYP, &claims)?;
+        // No token this server could not parse itself (at introspection, revocation, or as
+        // a subject token): with every scope a client may have, or a long delegation chain,
+        // a token could grow past the limit. Refused before anything is stored.
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(OAuthError::invalid_request(format!(
+                "the access token would be longer than {MAX_TOKEN_LEN} bytes; \
+                 ask for fewer scopes or audiences"
+            )));
+        }
         Ok(IssuedAccessToken {
             token,
             jti,

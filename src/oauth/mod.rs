@@ -29,6 +29,7 @@ pub mod token;
 pub mod two_factor;
 pub mod userinfo;
 
+use bytes::Bytes;
 use std::sync::Arc;
 
 use crate::config::Settings;
@@ -55,7 +56,7 @@ pub struct Provider {
     pub keys: Arc<KeyRing>,
     pub passwords: PasswordHasher,
     /// The discovery document, serialised once.
-    metadata_json: Arc<str>,
+    metadata_json: Bytes,
     pub remote_jwks: Arc<RemoteJwksCache>,
     /// Sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0).
     pub logout_delivery: backchannel::LogoutDelivery,
@@ -115,7 +116,7 @@ impl Provider {
             accounts: ports.accounts,
             keys,
             passwords: PasswordHasher::default(),
-            metadata_json: Arc::from(""),
+            metadata_json: Bytes::new(),
             remote_jwks: Arc::new(remote_jwks),
             logout_delivery: backchannel::LogoutDelivery::new(OutboundPolicy {
                 allowed: settings_allowed,
@@ -127,7 +128,7 @@ impl Provider {
             issuer,
             passkeys: None,
         };
-        provider.metadata_json = Arc::from(provider.metadata().to_string());
+        provider.metadata_json = Bytes::from(provider.metadata().to_string());
         provider
     }
 
@@ -138,8 +139,8 @@ impl Provider {
     }
 
     /// The discovery document (RFC 8414, OpenID Connect Discovery) as JSON text.
-    pub fn metadata_json(&self) -> Arc<str> {
-        Arc::clone(&self.metadata_json)
+    pub fn metadata_json(&self) -> Bytes {
+        self.metadata_json.clone()
     }
 
     /// The issuer identifier, exactly as it appears in `iss` claims and discovery.

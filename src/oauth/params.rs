@@ -7,9 +7,23 @@ use super::error::OAuthError;
 
 /// Parameters that RFC 8707 (`resource`) and RFC 8693 (`audience`) allow to repeat.
 const MULTI_VALUED: &[&str] = &["resource", "audience"];
-/// Longest accepted value; client assertions (signed JWTs) get more room.
+/// Longest accepted value; JWTs get more room (below).
 const MAX_VALUE_LEN: usize = 4096;
-const MAX_ASSERTION_LEN: usize = 16 * 1024;
+/// Parameters that carry a JWT: client assertions, subject and actor tokens, and the
+/// tokens this server issued and is handed back (`token` at introspection and revocation,
+/// `id_token_hint`). They may be as long as any JWT this server parses, and an access token
+/// with many scopes or audiences is longer than `MAX_VALUE_LEN`: refusing it at
+/// introspection or revocation would leave a valid token that could be neither checked nor
+/// revoked.
+const JWT_PARAMS: &[&str] = &[
+    "client_assertion",
+    "assertion",
+    "subject_token",
+    "actor_token",
+    "token",
+    "id_token_hint",
+];
+const MAX_JWT_LEN: usize = crate::keys::MAX_TOKEN_LEN;
 const MAX_PARAMS: usize = 64;
 
 #[derive(Debug, Default, Clone)]
@@ -27,12 +41,8 @@ impl Params {
             if count > MAX_PARAMS {
                 return Err(OAuthError::invalid_request("too many parameters"));
             }
-            let limit = if k == "client_assertion"
-                || k == "assertion"
-                || k == "subject_token"
-                || k == "actor_token"
-            {
-                MAX_ASSERTION_LEN
+            let limit = if JWT_PARAMS.contains(&k.as_str()) {
+                MAX_JWT_LEN
             } else {
                 MAX_VALUE_LEN
             };
@@ -190,6 +200,13 @@ mod tests {
         assert!(Params::parse(b"a%00=x").is_err());
         let long = format!("scope={}", "a".repeat(MAX_VALUE_LEN + 1));
         assert!(Params::parse(long.as_bytes()).is_err());
+        // A JWT may be as long as any this server parses, and no longer.
+        for name in JWT_PARAMS {
+            let jwt = format!("{name}={}", "a".repeat(MAX_JWT_LEN));
+            assert!(Params::parse(jwt.as_bytes()).is_ok(), "{name}");
+            let longer = format!("{name}={}", "a".repeat(MAX_JWT_LEN + 1));
+            assert!(Params::parse(longer.as_bytes()).is_err(), "{name}");
+        }
         let many = (0..100)
             .map(|i| format!("p{i}=x"))
             .collect::<Vec<_>>()
@@ -214,7 +231,7 @@ mod properties {
                         prop_assert!(!v.is_empty());
                         prop_assert!(!k.contains('\0') && !v.contains('\0'));
                         prop_assert!(k.len() <= 128);
-                        prop_assert!(v.len() <= MAX_ASSERTION_LEN);
+                        prop_assert!(v.len() <= MAX_JWT_LEN);
                     }
                 }
                 Err(e) => prop_assert_eq!(e.code(), "invalid_request"),

@@ -84,7 +84,10 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(discovery::metadata),
         )
-        .route("/jwks", get(jwks::jwks))
+        .route(
+            "/jwks",
+            jwks::route(state.provider.settings.keys.jwks_max_age),
+        )
         .route("/token", post(token::token))
         .route("/revoke", post(token::revoke))
         .route(

@@ -84,13 +84,7 @@ async fn client_secret_post_works_and_no_scope_means_all_allowed_scopes() {
 async fn token_response_is_not_cacheable() {
     let app = spawn_app().await;
     let secret = app.create_service_client("svc", &[]).await;
-    let resp = app
-        .post_form(
-            "/token",
-            "grant_type=client_credentials",
-            Some(("svc", &secret)),
-        )
-        .await;
+    let resp = app.client_credentials_request("svc", &secret, "").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["cache-control"], "no-store");
     assert_eq!(resp.headers()["pragma"], "no-cache");

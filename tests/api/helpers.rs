@@ -280,10 +280,20 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// Asks for a client_credentials token with client_secret_basic.
+    pub async fn client_credentials_request(
+        &self,
+        id: &str,
+        secret: &str,
+        extra: &str,
+    ) -> reqwest::Response {
+        let body = format!("grant_type=client_credentials{extra}");
+        self.post_form("/token", &body, Some((id, secret))).await
+    }
+
     /// Gets a client_credentials token with client_secret_basic; returns the raw response JSON.
     pub async fn client_credentials_token(&self, id: &str, secret: &str, extra: &str) -> Value {
-        let body = format!("grant_type=client_credentials{extra}");
-        let resp = self.post_form("/token", &body, Some((id, secret))).await;
+        let resp = self.client_credentials_request(id, secret, extra).await;
         assert_eq!(resp.status(), 200, "token request failed");
         resp.json().await.unwrap()
     }
@@ -293,6 +303,17 @@ impl TestApp {
         let resp = self.post_form("/introspect", &body, Some(caller)).await;
         assert_eq!(resp.status(), 200);
         resp.json().await.unwrap()
+    }
+
+    /// Revokes an access token (RFC 7009) as `caller`, with the type hint, as a client sends
+    /// it (the oauth2 crate revokes only over https, so this is sent by hand).
+    pub async fn revoke_access_token(
+        &self,
+        token: &str,
+        caller: (&str, &str),
+    ) -> reqwest::Response {
+        let body = format!("token={}&token_type_hint=access_token", urlencode(token));
+        self.post_form("/revoke", &body, Some(caller)).await
     }
 
     /// A JSON document served at `path`.

@@ -125,3 +125,79 @@ async fn public_clients_may_not_introspect() {
         .await;
     assert_oauth_error(resp, 400, "unauthorized_client").await;
 }
+
+/// 64 scopes (as many as a client may have) of `len` characters each.
+fn many_scopes(len: usize) -> Vec<String> {
+    (0..64)
+        .map(|i| format!("{i:02}{}", "s".repeat(len - 2)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_token_longer_than_an_ordinary_parameter_is_introspected_and_revoked() {
+    // Arrange: a service whose tokens carry 64 scopes, longer than the 4,096 characters an
+    // ordinary parameter may have.
+    let app = spawn_app().await;
+    let scopes = many_scopes(80);
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let secret = app.create_service_client("svc", &scopes).await;
+    let rs_secret = app.create_service_client("resource-server", &[]).await;
+    let token = app.client_credentials_token("svc", &secret, "").await;
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    assert!(token.len() > 4096, "{} characters", token.len());
+    let http = oauth2::reqwest::ClientBuilder::new()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let rs = BasicClient::new(ClientId::new("resource-server".into()))
+        .set_client_secret(ClientSecret::new(rs_secret))
+        .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
+        .set_introspection_url(IntrospectionUrl::new(app.url("/introspect")).unwrap());
+
+    // Act and assert: the resource server sees it live, with all its scopes.
+    let info = rs
+        .introspect(&AccessToken::new(token.clone()))
+        .request_async(&http)
+        .await
+        .expect("introspection");
+    assert!(info.active());
+    assert_eq!(info.scopes().unwrap().len(), 64);
+
+    // The service revokes it, and it is no longer live.
+    let resp = app.revoke_access_token(&token, ("svc", &secret)).await;
+    assert_eq!(resp.status(), 200);
+    let info = rs
+        .introspect(&AccessToken::new(token))
+        .request_async(&http)
+        .await
+        .expect("introspection");
+    assert!(!info.active());
+}
+
+#[tokio::test]
+async fn a_token_too_long_to_parse_is_refused_not_issued() {
+    // 64 scopes of 256 characters: the token would be longer than the 16 KiB this server
+    // (and any party it hands the token to) parses.
+    let app = spawn_app().await;
+    let scopes = many_scopes(256);
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let secret = app.create_service_client("svc", &scopes).await;
+    let before = app.stored().await;
+
+    let resp = app.client_credentials_request("svc", &secret, "").await;
+
+    let body = assert_oauth_error(resp, 400, "invalid_request").await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("fewer scopes"),
+        "{body}"
+    );
+    assert_eq!(app.stored().await, before);
+    // A narrower request still gets its token.
+    let token = app
+        .client_credentials_token("svc", &secret, &format!("&scope={}", scopes[0]))
+        .await;
+    assert!(token["access_token"].is_string());
+}

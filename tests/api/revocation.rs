@@ -11,15 +11,7 @@ async fn revoked_access_token_is_inactive() {
         app.introspect(&token, ("svc", &secret)).await["active"],
         true
     );
-    // The oauth2 crate insists on an https revocation URL, so the request is sent by hand
-    // exactly as it would send it.
-    let resp = app
-        .post_form(
-            "/revoke",
-            &format!("token={}&token_type_hint=access_token", urlencode(&token)),
-            Some(("svc", &secret)),
-        )
-        .await;
+    let resp = app.revoke_access_token(&token, ("svc", &secret)).await;
     assert_eq!(resp.status(), 200);
 
     assert_eq!(
