@@ -16,6 +16,11 @@ use tower::ServiceExt;
 
 /// How long a client may take to send the request line and headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a connection buffers while it reads a request's line and headers (hyper's
+/// default is ~400 KiB). Browsers and gateways send far less (nginx's default is 32 KiB in
+/// all); a longer head is answered 431. It bounds what a client holding many connections
+/// half-sent can make the server keep.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -25,7 +30,8 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

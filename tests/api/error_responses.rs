@@ -124,6 +124,29 @@ async fn health_and_readiness() {
 }
 
 #[tokio::test]
+async fn request_headers_past_64_kib_are_refused_with_431_and_the_server_carries_on() {
+    let app = spawn_app().await;
+    let big = "a".repeat(70 * 1024);
+    let resp = app
+        .http
+        .get(app.url("/jwks"))
+        .header("x-padding", &big)
+        .send()
+        .await
+        .expect("an answer, not a dropped connection");
+    assert_eq!(resp.status(), 431);
+    // A large cookie header, as browsers send, is still served.
+    let resp = app
+        .http
+        .get(app.url("/jwks"))
+        .header("cookie", format!("a={}", "b".repeat(16 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
