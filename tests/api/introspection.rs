@@ -1,11 +1,32 @@
 //! RFC 7662: authenticated clients learn whether a token is live.
 use latchkey::admin::clients::NewClient;
-use oauth2::basic::BasicClient;
+use oauth2::basic::{BasicClient, BasicTokenIntrospectionResponse};
 use oauth2::{
     AccessToken, ClientId, ClientSecret, IntrospectionUrl, TokenIntrospectionResponse, TokenUrl,
 };
 
-use crate::helpers::{assert_oauth_error, spawn_app, spawn_app_with, urlencode};
+use crate::helpers::{TestApp, assert_oauth_error, spawn_app, spawn_app_with, urlencode};
+
+/// Introspects `token` as the client `resource-server`, through the oauth2 crate, as a
+/// resource server would.
+async fn introspect_via_oauth2(
+    app: &TestApp,
+    rs_secret: &str,
+    token: &str,
+) -> BasicTokenIntrospectionResponse {
+    let rs = BasicClient::new(ClientId::new("resource-server".into()))
+        .set_client_secret(ClientSecret::new(rs_secret.into()))
+        .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
+        .set_introspection_url(IntrospectionUrl::new(app.url("/introspect")).unwrap());
+    let http = oauth2::reqwest::ClientBuilder::new()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    rs.introspect(&AccessToken::new(token.into()))
+        .request_async(&http)
+        .await
+        .expect("introspection")
+}
 
 #[tokio::test]
 async fn live_token_is_active_with_its_claims_via_the_oauth2_client() {
@@ -15,19 +36,7 @@ async fn live_token_is_active_with_its_claims_via_the_oauth2_client() {
     let token = app.client_credentials_token("svc", &secret, "").await;
     let token = token["access_token"].as_str().unwrap();
 
-    let rs = BasicClient::new(ClientId::new("resource-server".into()))
-        .set_client_secret(ClientSecret::new(rs_secret))
-        .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
-        .set_introspection_url(IntrospectionUrl::new(app.url("/introspect")).unwrap());
-    let http = oauth2::reqwest::ClientBuilder::new()
-        .redirect(oauth2::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let info = rs
-        .introspect(&AccessToken::new(token.into()))
-        .request_async(&http)
-        .await
-        .expect("introspection");
+    let info = introspect_via_oauth2(&app, &rs_secret, token).await;
 
     assert!(info.active());
     assert_eq!(info.client_id().unwrap().as_str(), "svc");
@@ -126,11 +135,15 @@ async fn public_clients_may_not_introspect() {
     assert_oauth_error(resp, 400, "unauthorized_client").await;
 }
 
-/// 64 scopes (as many as a client may have) of `len` characters each.
-fn many_scopes(len: usize) -> Vec<String> {
-    (0..64)
+/// Registers the service `svc` with 64 scopes (as many as a client may have) of `len`
+/// characters each; returns its secret and its first scope.
+async fn service_with_many_scopes(app: &TestApp, len: usize) -> (String, String) {
+    let scopes: Vec<String> = (0..64)
         .map(|i| format!("{i:02}{}", "s".repeat(len - 2)))
-        .collect()
+        .collect();
+    let scopes_ref: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let secret = app.create_service_client("svc", &scopes_ref).await;
+    (secret, scopes[0].clone())
 }
 
 #[tokio::test]
@@ -138,39 +151,21 @@ async fn a_token_longer_than_an_ordinary_parameter_is_introspected_and_revoked()
     // Arrange: a service whose tokens carry 64 scopes, longer than the 4,096 characters an
     // ordinary parameter may have.
     let app = spawn_app().await;
-    let scopes = many_scopes(80);
-    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    let secret = app.create_service_client("svc", &scopes).await;
+    let (secret, _) = service_with_many_scopes(&app, 80).await;
     let rs_secret = app.create_service_client("resource-server", &[]).await;
     let token = app.client_credentials_token("svc", &secret, "").await;
     let token = token["access_token"].as_str().unwrap().to_owned();
     assert!(token.len() > 4096, "{} characters", token.len());
-    let http = oauth2::reqwest::ClientBuilder::new()
-        .redirect(oauth2::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let rs = BasicClient::new(ClientId::new("resource-server".into()))
-        .set_client_secret(ClientSecret::new(rs_secret))
-        .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
-        .set_introspection_url(IntrospectionUrl::new(app.url("/introspect")).unwrap());
 
     // Act and assert: the resource server sees it live, with all its scopes.
-    let info = rs
-        .introspect(&AccessToken::new(token.clone()))
-        .request_async(&http)
-        .await
-        .expect("introspection");
+    let info = introspect_via_oauth2(&app, &rs_secret, &token).await;
     assert!(info.active());
     assert_eq!(info.scopes().unwrap().len(), 64);
 
     // The service revokes it, and it is no longer live.
     let resp = app.revoke_access_token(&token, ("svc", &secret)).await;
     assert_eq!(resp.status(), 200);
-    let info = rs
-        .introspect(&AccessToken::new(token))
-        .request_async(&http)
-        .await
-        .expect("introspection");
+    let info = introspect_via_oauth2(&app, &rs_secret, &token).await;
     assert!(!info.active());
 }
 
@@ -179,9 +174,7 @@ async fn a_token_too_long_to_parse_is_refused_not_issued() {
     // 64 scopes of 256 characters: the token would be longer than the 16 KiB this server
     // (and any party it hands the token to) parses.
     let app = spawn_app().await;
-    let scopes = many_scopes(256);
-    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    let secret = app.create_service_client("svc", &scopes).await;
+    let (secret, first_scope) = service_with_many_scopes(&app, 256).await;
     let before = app.stored().await;
 
     let resp = app.client_credentials_request("svc", &secret, "").await;
@@ -197,7 +190,7 @@ async fn a_token_too_long_to_parse_is_refused_not_issued() {
     assert_eq!(app.stored().await, before);
     // A narrower request still gets its token.
     let token = app
-        .client_credentials_token("svc", &secret, &format!("&scope={}", scopes[0]))
+        .client_credentials_token("svc", &secret, &format!("&scope={first_scope}"))
         .await;
     assert!(token["access_token"].is_string());
 }
