@@ -5,12 +5,12 @@
 //!
 //! Like all of `keys/`, this must not import axum or sea_orm: storage is reached only through
 //! `KeyRepository`.
-use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 

@@ -29,8 +29,9 @@ pub mod token;
 pub mod two_factor;
 pub mod userinfo;
 
-use bytes::Bytes;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::config::Settings;
 use crate::crypto::{PasswordHasher, Sealer, SecretHasher};
