@@ -5,6 +5,7 @@ mod master_key;
 mod password;
 mod random;
 mod secret_hash;
+mod work_memory;
 
 pub use master_key::{MasterKey, Sealer};
 pub use password::{PasswordHasher, hash_password, verify_password};

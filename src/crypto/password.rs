@@ -2,7 +2,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use super::work_memory::WorkMemory;
 
 /// argon2id with the OWASP Password Storage Cheat Sheet parameters
 /// (m = 19 MiB, t = 2, p = 1).
@@ -11,6 +13,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 /// default) are kept, and `verify_bounded` runs at most that many verifications at once, so
 /// a burst of sign-ins costs CPU time, not one more 19 MiB allocation per request. Buffers
 /// unused for a while are freed (`release_idle`), so the memory goes back once sign-ins stop.
+/// On Linux each buffer is backed by huge pages where the kernel allows (`WorkMemory`).
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
@@ -26,7 +29,7 @@ pub struct PasswordHasher {
 }
 
 /// One verification's working memory and when it was last given back.
-type Spare = (Vec<Block>, Instant);
+type Spare = (WorkMemory, Instant);
 
 impl Default for PasswordHasher {
     fn default() -> Self {
@@ -141,17 +144,17 @@ impl PasswordHasher {
         hashed && super::ct_eq(&out, expected.as_bytes())
     }
 
-    fn take_memory(&self, blocks: usize) -> Vec<Block> {
+    fn take_memory(&self, blocks: usize) -> WorkMemory {
         let spare = self.spare().pop();
         match spare {
             Some((m, _)) if m.len() >= blocks => m,
-            _ => vec![Block::default(); blocks.max(self.params.block_count())],
+            _ => WorkMemory::new(blocks.max(self.params.block_count())),
         }
     }
 
     /// Keeps at most `slots` buffers of the configured size; others (a stored hash with a
     /// larger cost) are freed.
-    fn give_back(&self, memory: Vec<Block>) {
+    fn give_back(&self, memory: WorkMemory) {
         if memory.len() != self.params.block_count() {
             return;
         }
