@@ -17,6 +17,7 @@ mod metrics;
 mod pages;
 mod passkeys;
 mod qr;
+mod request_body;
 mod security_headers;
 mod serve;
 mod signin;
@@ -29,6 +30,7 @@ mod views;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use tower::ServiceBuilder;
@@ -186,8 +188,9 @@ fn with_common_layers(app: Router<AppState>, state: AppState) -> Router {
     // One `ServiceBuilder`, given to `Router::layer` once: it wraps every route in a box per
     // call, and each request clones and polls each box, so five calls cost five boxes a
     // request. The first layer named is the outermost: metrics see every answer, the
-    // timeout's and the panic handler's included. The panic handler's answer gets the
-    // security headers itself (it is made outside their layer).
+    // timeout's, the panic handler's and the body bounds' (413, 408: `request_body`)
+    // included. The panic handler's answer gets the security headers itself (it is made
+    // outside their layer).
     app.layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn_with_state(
@@ -199,6 +202,10 @@ fn with_common_layers(app: Router<AppState>, state: AppState) -> Router {
                 security_headers::add(error::panic_response(panic), https)
             }))
             .layer(security_headers::layer(https))
+            .layer(DefaultBodyLimit::max(extract::MAX_BODY))
+            .layer(request_body::DeadlineLayer::new(
+                request_body::BODY_READ_TIMEOUT,
+            ))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Duration::from_secs(30),

@@ -1,6 +1,8 @@
 //! Malformed, oversized, duplicated or otherwise bad requests get RFC 6749 section 5.2 JSON
 //! with the right status, never a panic or a 500.
-use crate::helpers::{assert_oauth_error, spawn_app};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{TestApp, assert_oauth_error, spawn_app};
 
 #[tokio::test]
 async fn missing_grant_type_is_invalid_request() {
@@ -146,22 +148,82 @@ async fn request_headers_past_64_kib_are_refused_with_431_and_the_server_carries
     assert_eq!(resp.status(), 200);
 }
 
+/// Sends `bytes` on a new connection and reads until the server closes it; `None` when it
+/// is still open after `wait`.
+async fn send_raw(app: &TestApp, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(wait, stream.read_to_end(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    Some(buf)
+}
+
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
-    let addr = app.address.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .unwrap();
     // The server gives up on the headers after 10 s and closes the connection.
-    let mut buf = Vec::new();
-    let read = tokio::time::timeout(
-        std::time::Duration::from_secs(15),
-        stream.read_to_end(&mut buf),
+    let closed = send_raw(
+        &app,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(15),
     )
     .await;
-    assert!(read.is_ok(), "the connection was still open after 15 s");
+    assert!(closed.is_some(), "the connection was still open after 15 s");
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_and_the_connection_closed_not_a_503() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    let started = Instant::now();
+    // The head and the first bytes of a 100-byte body; the rest never comes. The answer
+    // comes after 10 s, well before the 30 s handler timeout, whose answer is 503.
+    let answer = send_raw(
+        &app,
+        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=cl",
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("the connection was still open after 20 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408 "),
+        "after {:?}: {answer}",
+        started.elapsed()
+    );
+    assert!(answer.to_ascii_lowercase().contains("connection: close"));
+    // The server carries on.
+    let resp = app.client_credentials_request("svc", &secret, "").await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn a_form_past_64_kib_is_refused_after_64_kib_on_every_route() {
+    let app = spawn_app().await;
+    let secret = app.create_service_client("svc", &[]).await;
+    // Well past the bound, well under axum's own default of 2 MB: before, the pages read it
+    // all and then refused it.
+    let body = format!("username={}", "a".repeat(256 * 1024));
+    for path in [
+        "/login",
+        "/authorize",
+        "/consent",
+        "/logout",
+        "/login/passkey",
+    ] {
+        let resp = app.post_form(path, &body, None).await;
+        assert_eq!(resp.status(), 413, "{path}");
+    }
+    let resp = app.post_form("/token", &body, Some(("svc", &secret))).await;
+    assert_oauth_error(resp, 400, "invalid_request").await;
+    // A form within the bound still reaches the page (the CSRF check refuses it there).
+    let within = format!("username={}", "a".repeat(60 * 1024));
+    let resp = app.post_form("/login", &within, None).await;
+    let status = resp.status().as_u16();
+    assert!(matches!(status, 400 | 403), "{status}");
 }
