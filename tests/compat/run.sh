@@ -46,6 +46,11 @@ export LATCHKEY_MASTER_KEY="$(head -c32 /dev/urandom | base64)"
 export LATCHKEY_LISTEN="127.0.0.1:$PORT"
 export LATCHKEY_ISSUER="http://localhost:$PORT"
 export RUST_LOG="${RUST_LOG:-warn}"
+# A short JWKS cache lifetime and key reload, so that the key rotation check (node) can use a
+# rotation delay of 65 s: the server never pre-publishes for less than one cache lifetime
+# (keys.jwks_max_age + keys.reload_interval, 330 s by default). Server and CLI read these alike.
+export LATCHKEY_KEYS__JWKS_MAX_AGE=30
+export LATCHKEY_KEYS__RELOAD_INTERVAL=5
 ISSUER="$LATCHKEY_ISSUER"
 REDIRECT="http://localhost:$RP_PORT/cb"
 PASSWORD='correct horse battery'

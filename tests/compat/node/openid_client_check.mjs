@@ -297,9 +297,12 @@ await check('introspection of a user access token (by another confidential clien
   assert(r.client_id === `${P}-web` && r.sub === rsClaims.sub, 'client_id/sub')
   return JSON.stringify(r)
 })
-await check('introspection of a refresh token', async () => {
-  const r = await client.tokenIntrospection(svc, refreshed.refresh_token, { token_type_hint: 'refresh_token' })
-  assert(r.active === true, 'active')
+// Latchkey shows a refresh token only to the client it was issued to (src/oauth/introspect.rs).
+await check('introspection of a refresh token: active for its own client, inactive for another', async () => {
+  const r = await client.tokenIntrospection(web, refreshed.refresh_token, { token_type_hint: 'refresh_token' })
+  assert(r.active === true && r.token_type === 'refresh_token' && r.client_id === `${P}-web`, 'active for its client')
+  const other = await client.tokenIntrospection(svc, refreshed.refresh_token, { token_type_hint: 'refresh_token' })
+  assert(other.active === false && Object.keys(other).length === 1, 'inactive for another client')
   return JSON.stringify(r)
 })
 await check('revocation of an access token -> introspection inactive, userinfo 401', async () => {

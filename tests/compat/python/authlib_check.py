@@ -337,12 +337,16 @@ def _():
     return json.dumps(body)
 
 
-@check("introspection of a refresh token")
+# Latchkey shows a refresh token only to the client it was issued to (src/oauth/introspect.rs).
+@check("introspection of a refresh token: active for its own client, inactive for another")
 def _():
     t = state["refreshed"]
-    body = svc.introspect_token(meta["introspection_endpoint"], token=t["refresh_token"], token_type_hint="refresh_token").json()
-    expect(body["active"] is True, f"{body}")
-    return json.dumps(body)
+    with web._get_oauth_client(**web.load_server_metadata()) as s:
+        own = s.introspect_token(meta["introspection_endpoint"], token=t["refresh_token"], token_type_hint="refresh_token").json()
+    expect(own.get("active") is True and own.get("token_type") == "refresh_token" and own.get("client_id") == f"{P}-web", f"own client: {own}")
+    other = svc.introspect_token(meta["introspection_endpoint"], token=t["refresh_token"], token_type_hint="refresh_token").json()
+    expect(other == {"active": False}, f"another client: {other}")
+    return json.dumps(own)
 
 
 @check("revocation of an access token (OAuth2Session.revoke_token) -> inactive, userinfo 401")
