@@ -186,8 +186,8 @@ pub fn admin_router(state: AppState) -> Router {
 fn with_common_layers(app: Router<AppState>, state: AppState) -> Router {
     let https = state.provider.settings.is_https();
     // One `ServiceBuilder`, given to `Router::layer` once: it wraps every route in a box per
-    // call, and each request clones and polls each box, so five calls cost five boxes a
-    // request. The first layer named is the outermost: metrics see every answer, the
+    // call, and each request clones and polls each box, so a call per layer would cost a box
+    // per layer a request. The first layer named is the outermost: metrics see every answer, the
     // timeout's, the panic handler's and the body bounds' (413, 408: `request_body`)
     // included. The panic handler's answer gets the security headers itself (it is made
     // outside their layer).
