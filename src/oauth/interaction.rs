@@ -36,6 +36,18 @@ pub enum LoginRejection {
     Locked { retry_after: u64 },
 }
 
+/// What an authorization request needs next (`Provider::decide_next`).
+pub(super) enum Next {
+    /// A page to show or an error redirect: nothing to write.
+    Step(AuthorizeStep),
+    /// A code is to be issued in this session.
+    Code {
+        req: Box<AuthorizationRequest>,
+        session: Session,
+        user: User,
+    },
+}
+
 /// What checking a username and password came to.
 pub(super) enum PasswordCheck {
     Rejected(LoginRejection),
@@ -333,6 +345,26 @@ impl Provider {
         just_logged_in: bool,
         just_consented: bool,
     ) -> Result<AuthorizeStep, AuthorizeError> {
+        match self
+            .decide_next(req, session, just_logged_in, just_consented)
+            .await?
+        {
+            Next::Step(step) => Ok(step),
+            Next::Code { req, session, user } => {
+                self.redirect_with_code(&req, &user, &session, false).await
+            }
+        }
+    }
+
+    /// What an authorization request needs next (login, step-up, consent, or a code),
+    /// decided without writing anything.
+    pub(super) async fn decide_next(
+        &self,
+        req: AuthorizationRequest,
+        session: Option<(Session, User)>,
+        just_logged_in: bool,
+        just_consented: bool,
+    ) -> Result<Next, AuthorizeError> {
         let t = now();
         let needs_login = match &session {
             None => true,
@@ -349,7 +381,7 @@ impl Provider {
                     OAuthError::LoginRequired("the user is not signed in".into()),
                 ));
             }
-            return Ok(AuthorizeStep::Login(Box::new(req)));
+            return Ok(Next::Step(AuthorizeStep::Login(Box::new(req))));
         }
         let (session, user) = session.expect("checked above");
         // A one-factor session meeting a request that needs two: the second factor only
@@ -364,10 +396,10 @@ impl Provider {
                     ),
                 ));
             }
-            return Ok(AuthorizeStep::StepUp {
+            return Ok(Next::Step(AuthorizeStep::StepUp {
                 request: Box::new(req),
                 session: Box::new(session),
-            });
+            }));
         }
 
         if !req.client.first_party && !just_consented {
@@ -394,28 +426,46 @@ impl Provider {
                     ));
                 }
                 let previously_approved = previously && !req.prompt.consent;
-                return Ok(AuthorizeStep::Consent {
+                return Ok(Next::Step(AuthorizeStep::Consent {
                     request: Box::new(req),
                     user,
                     to_approve,
                     previously_approved,
-                });
+                }));
             }
         }
+        Ok(Next::Code {
+            req: Box::new(req),
+            session,
+            user,
+        })
+    }
+
+    /// Issues the code (`issue_code`) and sends the browser back with it; an error goes to
+    /// the client.
+    pub(super) async fn redirect_with_code(
+        &self,
+        req: &AuthorizationRequest,
+        user: &User,
+        session: &Session,
+        new_session: bool,
+    ) -> Result<AuthorizeStep, AuthorizeError> {
         let url = self
-            .issue_code(&req, &user, &session)
+            .issue_code(req, user, session, new_session)
             .await
-            .map_err(|e| redirect_err(self, &req, e))?;
+            .map_err(|e| redirect_err(self, req, e))?;
         Ok(AuthorizeStep::Redirect(url))
     }
 
     /// Creates the grant and the code, and returns the success redirect (RFC 6749 section
-    /// 4.1.2, RFC 9207 `iss`).
+    /// 4.1.2, RFC 9207 `iss`). `new_session`: the session was just made by a sign-in and is
+    /// not stored yet; it is stored with the grant and the code, in one write.
     async fn issue_code(
         &self,
         req: &AuthorizationRequest,
         user: &User,
         session: &Session,
+        new_session: bool,
     ) -> OAuthResult<String> {
         let auth_time = session.auth_time;
         let t = now();
@@ -452,7 +502,9 @@ impl Provider {
             sid: grant.sid.clone(),
             amr: grant.amr.clone(),
         };
-        self.grants.create_grant_with_code(&grant, &record).await?;
+        self.grants
+            .create_grant_with_code(&grant, &record, new_session.then_some(session))
+            .await?;
         // Resource indicators of the authorization request are kept with the code by
         // repeating them at the token endpoint (RFC 8707 section 2.2).
         tracing::info!(client_id = %req.client.id, user_id = %user.id, "issued authorization code");

@@ -189,7 +189,7 @@ pub trait ConsentRepository: Send + Sync {
 #[derive(Debug)]
 pub enum CodeRedemption {
     /// It was unused and issued to this client: it is now used, by this call.
-    Redeemed(Box<AuthorizationCode>),
+    Redeemed(Box<RedeemedCode>),
     /// It was used before: a replay (RFC 6749 section 4.1.2). Nothing changed.
     AlreadyUsed { grant_id: String },
     /// It was issued to another client. Nothing changed.
@@ -198,14 +198,25 @@ pub enum CodeRedemption {
     Unknown,
 }
 
+/// A code this call redeemed, with the person it was issued for as they are now (read in
+/// the same round trip where the database allows; `None`: the user no longer exists).
+#[derive(Debug)]
+pub struct RedeemedCode {
+    pub code: AuthorizationCode,
+    pub user: Option<User>,
+}
+
 /// Grants, authorization codes, refresh tokens and the access tokens issued under a grant.
 #[async_trait]
 pub trait GrantRepository: Send + Sync {
-    /// Stores a new grant with its authorization code, together or not at all.
+    /// Stores a new grant with its authorization code, together or not at all. With
+    /// `new_session`, the session of a sign-in that goes straight on to this code is stored
+    /// in the same write (all three or none).
     async fn create_grant_with_code(
         &self,
         grant: &Grant,
         code: &AuthorizationCode,
+        new_session: Option<&Session>,
     ) -> anyhow::Result<()>;
     async fn find_grant(&self, id: &str) -> anyhow::Result<Option<Grant>>;
     /// The clients that were granted something in the session `sid` (Back-Channel Logout).
@@ -215,7 +226,7 @@ pub trait GrantRepository: Send + Sync {
     async fn revoke_grant(&self, id: &str, now: i64) -> anyhow::Result<()>;
 
     /// Consumes the code issued to `client_id` (sets `consumed_at = now` if it is unset) and
-    /// returns it, or says why not. Must be atomic across nodes: of two concurrent calls
+    /// returns it with its user, or says why not. Must be atomic across nodes: of two concurrent calls
     /// exactly one redeems it, and the other finds it already used.
     async fn redeem_authorization_code(
         &self,

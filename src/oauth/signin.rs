@@ -10,6 +10,7 @@ use url::Url;
 use super::authn::{AuthMethod, Authentication};
 use super::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use super::error::{OAuthError, OAuthResult};
+use super::interaction::Next;
 use super::model::{Session, User};
 use super::params::Params;
 use super::{Provider, device, forward_auth, now};
@@ -357,15 +358,41 @@ impl Provider {
         ctx: &SignInContext<'_>,
     ) -> Result<SignedIn, AuthorizeError> {
         let (session_cookie, session) = self
-            .start_session(&auth, ctx)
+            .new_session(&auth, ctx)
             .await
             .map_err(|e| target.error(self, e))?;
         let next = match target {
-            SignInTarget::Authorize(req) => AfterSignIn::Authorize(
-                self.next_step(*req, Some((session, user)), true, false)
-                    .await?,
-            ),
-            SignInTarget::Return(url) => AfterSignIn::Return(url),
+            SignInTarget::Authorize(req) => {
+                let (redirect_uri, state) = (req.redirect_uri.clone(), req.state.clone());
+                let step = match self
+                    .decide_next(*req, Some((session.clone(), user)), true, false)
+                    .await?
+                {
+                    // Straight on to a code: the session is stored with the grant and the
+                    // code, in one write.
+                    Next::Code { req, session, user } => {
+                        self.redirect_with_code(&req, &user, &session, true).await?
+                    }
+                    Next::Step(step) => {
+                        self.sessions.create_session(&session).await.map_err(|e| {
+                            AuthorizeError::Redirect(self.error_redirect(
+                                &redirect_uri,
+                                state.as_deref(),
+                                &e.into(),
+                            ))
+                        })?;
+                        step
+                    }
+                };
+                AfterSignIn::Authorize(step)
+            }
+            SignInTarget::Return(url) => {
+                self.sessions
+                    .create_session(&session)
+                    .await
+                    .map_err(|e| AuthorizeError::Page(e.into()))?;
+                AfterSignIn::Return(url)
+            }
         };
         Ok(SignedIn {
             session_cookie,
@@ -373,8 +400,9 @@ impl Provider {
         })
     }
 
-    /// A new session (new id at every sign-in) for `auth`; the browser's old one ends.
-    async fn start_session(
+    /// A new session (new id at every sign-in) for `auth`, not stored yet; the browser's
+    /// old one ends.
+    async fn new_session(
         &self,
         auth: &Authentication,
         ctx: &SignInContext<'_>,
@@ -398,7 +426,6 @@ impl Provider {
             device: ctx.user_agent.map(device::label).filter(|l| !l.is_empty()),
             source_ip: ctx.source_ip.map(|ip| ip.to_string()),
         };
-        self.sessions.create_session(&session).await?;
         Ok((cookie, session))
     }
 }

@@ -3,22 +3,34 @@
 //! one, exactly one wins.
 use anyhow::Context;
 use async_trait::async_trait;
-use sea_orm::sea_query::{CommonTableExpression, Expr, InsertStatement, Query, WithClause};
+use sea_orm::sea_query::{
+    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, WithClause,
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, QueryFilter, QueryTrait, TransactionTrait,
 };
 
 use super::DbResultExt;
-use super::entities::{authorization_code, grant, grant_access_token, refresh_token};
+use super::entities::{
+    authorization_code, grant, grant_access_token, refresh_token, session, user,
+};
+use super::sessions::session_row;
+use super::users::to_user;
 use super::{Store, tokens};
 use crate::oauth::authn::{amr_from_text, amr_to_text};
-use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken};
-use crate::oauth::ports::{CodeRedemption, GrantRepository};
+use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken, Session};
+use crate::oauth::ports::{CodeRedemption, GrantRepository, RedeemedCode, UserRepository};
 
 #[async_trait]
 impl GrantRepository for Store {
-    async fn create_grant_with_code(&self, g: &Grant, c: &AuthorizationCode) -> anyhow::Result<()> {
+    async fn create_grant_with_code(
+        &self,
+        g: &Grant,
+        c: &AuthorizationCode,
+        new_session: Option<&Session>,
+    ) -> anyhow::Result<()> {
+        let session = new_session.map(|s| session::Entity::insert(session_row(s)).into_query());
         let grant = grant::Entity::insert(grant_row(g)).into_query();
         let code = authorization_code::Entity::insert(code_row(c)).into_query();
         let context = || {
@@ -28,14 +40,26 @@ impl GrantRepository for Store {
             )
         };
         if self.db.get_database_backend() == DbBackend::Postgres {
-            // `WITH new_grant AS (INSERT INTO grants ...) INSERT INTO authorization_codes ...`:
-            // one statement, so both rows or neither, in one round trip.
-            let grant = CommonTableExpression::new()
-                .query(grant)
-                .table_name("new_grant")
-                .to_owned();
-            let both = WithClause::new().cte(grant).to_owned().query(code);
-            self.db.execute(&both).await.with_db_context(context)?;
+            // `WITH [new_session AS (INSERT INTO sessions ...),] new_grant AS (INSERT INTO
+            // grants ...) INSERT INTO authorization_codes ...`: one statement, so all rows or
+            // none, in one round trip and one commit.
+            let mut with = WithClause::new();
+            if let Some(session) = session {
+                with.cte(
+                    CommonTableExpression::new()
+                        .query(session)
+                        .table_name("new_session")
+                        .to_owned(),
+                );
+            }
+            with.cte(
+                CommonTableExpression::new()
+                    .query(grant)
+                    .table_name("new_grant")
+                    .to_owned(),
+            );
+            let all = with.query(code);
+            self.db.execute(&all).await.with_db_context(context)?;
             return Ok(());
         }
         // SQLite has no INSERT in WITH: a transaction (in process, no round trips).
@@ -44,6 +68,11 @@ impl GrantRepository for Store {
             .begin()
             .await
             .db_context("failed to begin a transaction")?;
+        if let Some(session) = session {
+            txn.execute(&session)
+                .await
+                .db_context("failed to create a session")?;
+        }
         txn.execute(&grant).await.with_db_context(context)?;
         txn.execute(&code).await.with_db_context(context)?;
         txn.commit()
@@ -119,16 +148,13 @@ impl GrantRepository for Store {
     ) -> anyhow::Result<CodeRedemption> {
         // RFC 6749 section 4.1.2: a code is used once. The WHERE clause makes the check and
         // the write one atomic statement, and RETURNING hands the code back with it.
-        let redeemed = authorization_code::Entity::update_many()
+        let redeem = authorization_code::Entity::update_many()
             .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
             .filter(authorization_code::Column::CodeHash.eq(code_hash))
             .filter(authorization_code::Column::ClientId.eq(client_id))
-            .filter(authorization_code::Column::ConsumedAt.is_null())
-            .exec_with_returning(&self.db)
-            .await
-            .db_context("failed to consume an authorization code")?;
-        if let Some(row) = redeemed.into_iter().next() {
-            return Ok(CodeRedemption::Redeemed(Box::new(code_from_row(row))));
+            .filter(authorization_code::Column::ConsumedAt.is_null());
+        if let Some(redeemed) = self.redeem_with_user(redeem).await? {
+            return Ok(CodeRedemption::Redeemed(Box::new(redeemed)));
         }
         // Why not: one more statement, on this path only.
         Ok(match self.find_authorization_code(code_hash).await? {
@@ -224,6 +250,76 @@ impl GrantRepository for Store {
 }
 
 impl Store {
+    /// Runs the conditional UPDATE of a code's redemption and reads the code's user with
+    /// it. On PostgreSQL one statement, `WITH redeemed AS (UPDATE ... RETURNING *) SELECT
+    /// redeemed.*, users.* FROM redeemed LEFT JOIN users ...`: one round trip, and the
+    /// code is consumed whether or not its user still exists. SQLite has no UPDATE in WITH
+    /// and no joined columns in RETURNING: the user is read after it (in process).
+    async fn redeem_with_user(
+        &self,
+        redeem: sea_orm::UpdateMany<authorization_code::Entity>,
+    ) -> anyhow::Result<Option<RedeemedCode>> {
+        const CONTEXT: &str = "failed to consume an authorization code";
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            let Some(row) = redeem
+                .exec_with_returning(&self.db)
+                .await
+                .db_context(CONTEXT)?
+                .into_iter()
+                .next()
+            else {
+                return Ok(None);
+            };
+            let code = code_from_row(row);
+            let user = self.find_user_by_id(&code.user_id).await?;
+            return Ok(Some(RedeemedCode { code, user }));
+        }
+        let redeemed = Alias::new("redeemed");
+        let mut update = redeem.into_query();
+        update.returning_all();
+        let mut select = Query::select();
+        select
+            .column((redeemed.clone(), Asterisk))
+            .from(redeemed.clone());
+        for col in user::Column::iter() {
+            select.expr_as(
+                Expr::col((user::Entity, col)),
+                Alias::new(format!("{USER_PREFIX}{}", col.as_str())),
+            );
+        }
+        select.left_join(
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id))
+                .equals((redeemed.clone(), authorization_code::Column::UserId)),
+        );
+        let statement = WithClause::new()
+            .cte(
+                CommonTableExpression::new()
+                    .query(update)
+                    .table_name(redeemed)
+                    .to_owned(),
+            )
+            .to_owned()
+            .query(select);
+        let Some(row) = self.db.query_one(&statement).await.db_context(CONTEXT)? else {
+            return Ok(None);
+        };
+        let code = authorization_code::Model::from_query_result(&row, "").db_context(CONTEXT)?;
+        let user_id: Option<String> = row
+            .try_get(USER_PREFIX, user::Column::Id.as_str())
+            .db_context(CONTEXT)?;
+        let user = match user_id {
+            Some(_) => Some(to_user(
+                user::Model::from_query_result(&row, USER_PREFIX).db_context(CONTEXT)?,
+            )),
+            None => None,
+        };
+        Ok(Some(RedeemedCode {
+            code: code_from_row(code),
+            user,
+        }))
+    }
+
     /// An authorization code by its hash, used or not (for telling why a redemption
     /// failed, and for tests).
     pub(crate) async fn find_authorization_code(
@@ -237,6 +333,9 @@ impl Store {
         Ok(row.map(code_from_row))
     }
 }
+
+/// The prefix of the user's columns in the statement that redeems a code.
+const USER_PREFIX: &str = "u_";
 
 /// `INSERT INTO grant_access_tokens ... SELECT ... FROM grants WHERE id = grant_id AND
 /// revoked_at IS NULL FOR SHARE`: the access token's record, only under a live grant, in one

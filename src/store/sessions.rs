@@ -11,21 +11,26 @@ use crate::oauth::authn::{amr_from_text, amr_to_text};
 use crate::oauth::model::Session;
 use crate::oauth::ports::{ConsentRepository, EndedSession, SessionRepository, SessionSelection};
 
+/// A session as its `sessions` row (also written with a grant and its code,
+/// `store/grants.rs`).
+pub(super) fn session_row(s: &Session) -> session::ActiveModel {
+    session::ActiveModel {
+        id_hash: Set(s.id_hash.clone()),
+        user_id: Set(s.user_id.clone()),
+        auth_time: Set(s.auth_time),
+        created_at: Set(s.created_at),
+        expires_at: Set(s.expires_at),
+        amr: Set(amr_to_text(&s.amr)),
+        last_seen_at: Set(s.last_seen_at),
+        device: Set(s.device.clone()),
+        source_ip: Set(s.source_ip.clone()),
+    }
+}
+
 #[async_trait]
 impl SessionRepository for Store {
     async fn create_session(&self, s: &Session) -> anyhow::Result<()> {
-        let row = session::ActiveModel {
-            id_hash: Set(s.id_hash.clone()),
-            user_id: Set(s.user_id.clone()),
-            auth_time: Set(s.auth_time),
-            created_at: Set(s.created_at),
-            expires_at: Set(s.expires_at),
-            amr: Set(amr_to_text(&s.amr)),
-            last_seen_at: Set(s.last_seen_at),
-            device: Set(s.device.clone()),
-            source_ip: Set(s.source_ip.clone()),
-        };
-        session::Entity::insert(row)
+        session::Entity::insert(session_row(s))
             .exec_without_returning(&self.db)
             .await
             .db_context("failed to create a session")?;

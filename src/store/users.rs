@@ -22,7 +22,7 @@ pub struct UserRecord {
     pub updated_at: i64,
 }
 
-fn to_user(m: user::Model) -> User {
+pub(super) fn to_user(m: user::Model) -> User {
     User {
         id: m.id,
         username: m.username,

@@ -4,7 +4,7 @@
 use super::super::client_auth::AuthenticatedClient;
 use super::super::error::{OAuthError, OAuthResult};
 use super::super::params::Params;
-use super::super::ports::CodeRedemption;
+use super::super::ports::{CodeRedemption, RedeemedCode};
 use super::super::token::TokenResponse;
 use super::super::{Provider, now, pkce};
 use super::requested_audience;
@@ -30,12 +30,15 @@ pub async fn exchange(
     let t = now();
     // Consumed first, checked after: a code that fails a check below is used up all the
     // same (one attempt per code).
-    let record = match p
+    let (record, user) = match p
         .grants
         .redeem_authorization_code(&hash, client.id.as_str(), t)
         .await?
     {
-        CodeRedemption::Redeemed(record) => record,
+        CodeRedemption::Redeemed(redeemed) => {
+            let RedeemedCode { code, user } = *redeemed;
+            (code, user)
+        }
         CodeRedemption::OtherClient => {
             tracing::warn!(client_id = %client.id, "authorization code presented by another client");
             return Err(invalid());
@@ -85,8 +88,9 @@ pub async fn exchange(
         }
     }
     // The grant is not read: the code carries its `sid` and `amr`, and recording the tokens
-    // under the grant refuses a grant revoked meanwhile (`user_tokens::issue`).
-    let user = user_tokens::grant_user(p, &record.user_id).await?;
+    // under the grant refuses a grant revoked meanwhile (`user_tokens::issue`). The user was
+    // read with the code; a deleted user ends the grant.
+    let user = user.ok_or_else(user_tokens::user_gone)?;
     let scope = Scope::parse(&record.scope)
         .map_err(|e| OAuthError::Internal(anyhow::anyhow!("stored scope is invalid: {e}")))?;
     let audience = requested_audience(params, client)?;

@@ -108,5 +108,10 @@ pub async fn grant_user(p: &Provider, user_id: &str) -> OAuthResult<User> {
     p.users
         .find_user_by_id(user_id)
         .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))
+        .ok_or_else(user_gone)
+}
+
+/// The answer when a grant's user no longer exists.
+pub fn user_gone() -> OAuthError {
+    OAuthError::invalid_grant("the user no longer exists")
 }

@@ -6,8 +6,10 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use super::super::{Store, unix_now};
 use super::{on_each_backend, seed};
 use crate::domain::ClientId;
-use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken, User};
-use crate::oauth::ports::{AccessTokenRevocations, CodeRedemption, GrantRepository};
+use crate::oauth::model::{AuthorizationCode, Grant, RefreshToken, Session, User};
+use crate::oauth::ports::{
+    AccessTokenRevocations, CodeRedemption, GrantRepository, SessionRepository,
+};
 
 fn grant_row(user: &User, client: &ClientId, id: &str, now: i64) -> Grant {
     Grant {
@@ -75,6 +77,7 @@ pub(super) async fn grant_with_tokens(store: &Store, user: &User, client: &Clien
         .create_grant_with_code(
             &grant_row(user, client, id, now),
             &code_row(user, client, id, &format!("code-{id}"), now),
+            None,
         )
         .await
         .unwrap();
@@ -98,6 +101,7 @@ async fn a_grant_and_its_code_are_stored_together_or_not_at_all() {
             .create_grant_with_code(
                 &grant_row(&user, &client, "g2", now),
                 &code_row(&user, &client, "g2", "code-g1", now),
+                None,
             )
             .await;
         assert!(err.is_err());
@@ -108,6 +112,52 @@ async fn a_grant_and_its_code_are_stored_together_or_not_at_all() {
             .unwrap()
             .unwrap();
         assert_eq!(kept.grant_id, "g1");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_session_is_stored_with_its_grant_and_code_or_not_at_all() {
+    on_each_backend(|store| async move {
+        let (user, client) = seed(&store).await;
+        grant_with_tokens(&store, &user, &client, "g1").await;
+        let now = unix_now();
+        let session = |id: &str| Session {
+            id_hash: id.into(),
+            user_id: user.id.clone(),
+            auth_time: now,
+            expires_at: now + 3600,
+            amr: vec![crate::oauth::authn::AuthMethod::Pwd],
+            created_at: now,
+            last_seen_at: now,
+            device: Some("Firefox on Linux".into()),
+            source_ip: Some("192.0.2.7".into()),
+        };
+        store
+            .create_grant_with_code(
+                &grant_row(&user, &client, "g2", now),
+                &code_row(&user, &client, "g2", "code-g2", now),
+                Some(&session("s2")),
+            )
+            .await
+            .unwrap();
+        let stored = store.find_session("s2", now).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.user_id.as_str(), stored.device.as_deref()),
+            (user.id.as_str(), Some("Firefox on Linux"))
+        );
+        assert!(store.find_grant("g2").await.unwrap().is_some());
+        // A code hash already taken: neither the grant nor the session is left behind.
+        let err = store
+            .create_grant_with_code(
+                &grant_row(&user, &client, "g3", now),
+                &code_row(&user, &client, "g3", "code-g1", now),
+                Some(&session("s3")),
+            )
+            .await;
+        assert!(err.is_err());
+        assert!(store.find_grant("g3").await.unwrap().is_none());
+        assert!(store.find_session("s3", now).await.unwrap().is_none());
     })
     .await;
 }
@@ -239,13 +289,26 @@ async fn codes_and_refresh_tokens_are_consumed_once() {
             redeem("code-g1", "someone-else").await,
             CodeRedemption::OtherClient
         ));
-        let CodeRedemption::Redeemed(code) = redeem("code-g1", "web").await else {
+        let CodeRedemption::Redeemed(redeemed) = redeem("code-g1", "web").await else {
             panic!("the code was not redeemed");
         };
         assert_eq!(
-            (code.grant_id.as_str(), code.consumed_at),
+            (redeemed.code.grant_id.as_str(), redeemed.code.consumed_at),
             ("g1", Some(now))
         );
+        // The code's user comes with it, as stored.
+        let found = redeemed.user.expect("the code's user");
+        let fields = |u: &User| {
+            (
+                u.id.clone(),
+                u.username.clone(),
+                u.password_hash.clone(),
+                u.email.clone(),
+                u.email_verified,
+                u.name.clone(),
+            )
+        };
+        assert_eq!(fields(&found), fields(&user));
         assert!(matches!(
             redeem("code-g1", "web").await,
             CodeRedemption::AlreadyUsed { grant_id } if grant_id == "g1"
