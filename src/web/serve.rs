@@ -19,7 +19,9 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most a connection buffers while it reads a request's line and headers (hyper's
 /// default is ~400 KiB). Browsers and gateways send far less (nginx's default is 32 KiB in
 /// all); a longer head is answered 431. It bounds what a client holding many connections
-/// half-sent can make the server keep.
+/// half-sent can make the server keep. HTTP/2 gets the same bound on a request's header
+/// list (RFC 9113 section 6.5.2; hyper's default there is 16 KiB), so that a request a
+/// gateway relays over HTTP/2 is accepted exactly when it would be over HTTP/1.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -32,7 +34,10 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(MAX_HEAD_BYTES);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

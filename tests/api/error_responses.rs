@@ -148,6 +148,39 @@ async fn request_headers_past_64_kib_are_refused_with_431_and_the_server_carries
     assert_eq!(resp.status(), 200);
 }
 
+/// HTTP/2 without TLS (prior knowledge), as a gateway may relay requests: the header list
+/// has the same 64 KiB bound as an HTTP/1 head, not hyper's HTTP/2 default of 16 KiB.
+#[tokio::test]
+async fn http2_requests_have_the_same_64_kib_header_bound_as_http1() {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let app = spawn_app().await;
+    let client: Client<_, axum::body::Body> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let get = |name: &'static str, value: String| {
+        let req = axum::http::Request::get(app.url("/jwks"))
+            .header(name, value)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        client.request(req)
+    };
+    // A 30 KiB cookie header: over HTTP/1 it is served, and so it is over HTTP/2.
+    let resp = get("cookie", format!("a={}", "b".repeat(30 * 1024)))
+        .await
+        .expect("an HTTP/2 answer");
+    assert_eq!(resp.version(), axum::http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    // Past the bound it is refused with 431, as over HTTP/1.
+    let past = get("x-padding", "a".repeat(70 * 1024))
+        .await
+        .expect("an HTTP/2 answer, not a reset connection");
+    assert_eq!(past.status(), 431);
+    // The connection's other requests go on.
+    let resp = get("x-small", "1".into()).await.expect("an HTTP/2 answer");
+    assert_eq!(resp.status(), 200);
+}
+
 /// Sends `bytes` on a new connection and reads until the server closes it; `None` when it
 /// is still open after `wait`.
 async fn send_raw(app: &TestApp, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
