@@ -600,6 +600,10 @@ impl Attempt<'_> {
     }
 }
 
-fn redirect_err(p: &Provider, req: &AuthorizationRequest, e: OAuthError) -> AuthorizeError {
+pub(super) fn redirect_err(
+    p: &Provider,
+    req: &AuthorizationRequest,
+    e: OAuthError,
+) -> AuthorizeError {
     AuthorizeError::Redirect(p.error_redirect(&req.redirect_uri, req.state.as_deref(), &e))
 }

@@ -10,7 +10,7 @@ use url::Url;
 use super::authn::{AuthMethod, Authentication};
 use super::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeStep};
 use super::error::{OAuthError, OAuthResult};
-use super::interaction::Next;
+use super::interaction::{Next, redirect_err};
 use super::model::{Session, User};
 use super::params::Params;
 use super::{Provider, device, forward_auth, now};
@@ -138,11 +138,7 @@ impl SignInTarget {
     /// URI is validated), an error page otherwise.
     pub fn error(&self, p: &Provider, e: OAuthError) -> AuthorizeError {
         match self {
-            SignInTarget::Authorize(req) => AuthorizeError::Redirect(p.error_redirect(
-                &req.redirect_uri,
-                req.state.as_deref(),
-                &e,
-            )),
+            SignInTarget::Authorize(req) => redirect_err(p, req, e),
             SignInTarget::Return(_) => AuthorizeError::Page(e),
         }
     }
